@@ -1,0 +1,111 @@
+//! The durable jobs (apalis on the app's own PostgreSQL): payloads, handlers, retry
+//! policies and the workers that run them.
+//!
+//! Jobs are enqueued with [`enqueue`] inside the caller's transaction, so a state change
+//! and the work it causes commit together or not at all.
+
+pub mod retry;
+pub mod send_slack_message;
+
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    slack::{SlackClient, SlackPacer},
+    telemetry::Metrics,
+};
+
+pub use send_slack_message::SlackMessage;
+
+/// Every job type, as stored in `apalis.jobs.job_type`.
+pub const JOB_TYPES: [&str; 1] = [SlackMessage::QUEUE];
+
+/// A job payload and where it is queued.
+pub trait Job: Serialize {
+    /// The apalis queue, which is also the `job_type` ops see.
+    const QUEUE: &'static str;
+    /// Executions before the row is left `Failed` (handlers give up earlier on their own
+    /// terms; this bounds plain errors such as a lost database connection).
+    const MAX_ATTEMPTS: usize;
+}
+
+/// Queues `job` on the caller's connection or transaction, to run after `delay`.
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    delay: Option<Duration>,
+) -> Result<(), sqlx::Error> {
+    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut task = TaskBuilder::new(args).max_attempts(J::MAX_ATTEMPTS);
+    if let Some(delay) = delay {
+        task = task.run_after(delay);
+    }
+    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task.build()])
+        .await
+        .map_err(|e| match e {
+            apalis_postgres::Error::Database(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })
+}
+
+/// What job handlers need.
+#[derive(Clone)]
+pub struct JobContext {
+    pub pool: PgPool,
+    pub slack: SlackClient,
+    pub pacer: SlackPacer,
+    pub metrics: Metrics,
+}
+
+/// How workers find due jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// LISTEN/NOTIFY wakes workers for jobs due now; this poll catches delayed ones.
+    pub poll_interval: Duration,
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            concurrency: 4,
+        }
+    }
+}
+
+/// Runs every worker until `shutdown` fires, then lets in-flight jobs finish.
+pub async fn run_workers(
+    ctx: JobContext,
+    settings: WorkerSettings,
+    shutdown: CancellationToken,
+) -> Result<(), std::io::Error> {
+    // Worker names are advisory locks in apalis: unique per process and per restart.
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let storage = PostgresStorage::<SlackMessage>::new(&ctx.pool)
+        .with_config(Config::default().queue(SlackMessage::QUEUE))
+        .with_pubsub()
+        .poll_with_interval(settings.poll_interval);
+    let monitor = Monitor::new()
+        .shutdown_timeout(Duration::from_secs(30))
+        .register(move |restart| {
+            WorkerBuilder::new(format!("{}-{instance}-{restart}", SlackMessage::QUEUE))
+                .backend(storage.clone())
+                .data(ctx.clone())
+                .concurrency(settings.concurrency)
+                .build(send_slack_message::handle)
+        });
+    monitor
+        .run_with_signal(async move {
+            shutdown.cancelled().await;
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+}

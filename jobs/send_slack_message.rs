@@ -1,0 +1,184 @@
+//! `send-slack-message`: every Slack Web API call except `views.open` runs here, so
+//! messages survive restarts, Slack outages and rate limits (CONTRACT "Slack 429").
+
+use std::time::Duration;
+
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    Job, JobContext,
+    retry::{RetryPolicy, give_up, retry_later},
+};
+use crate::{
+    slack::{SlackApiError, pacer::Slot, views},
+    storage::{orders, runs},
+};
+
+/// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
+const MAX_SLOT_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SlackMessage {
+    /// Post the run's root message, or refresh it with the current orders. `version` is the
+    /// run's `summary_version` when this job was queued; an older job skips itself.
+    RunSummary { run_id: Uuid, version: i32 },
+    /// A prepared message: a DM (`channel` = a user id) or a reply in a thread.
+    Post {
+        channel: String,
+        text: String,
+        #[serde(default)]
+        blocks: Option<Value>,
+        #[serde(default)]
+        thread_ts: Option<String>,
+    },
+}
+
+impl Job for SlackMessage {
+    const QUEUE: &'static str = "send-slack-message";
+    const MAX_ATTEMPTS: usize = RetryPolicy::SLACK.max_attempts;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error(transparent)]
+    Slack(#[from] SlackApiError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Every rate-limit slot in reach is taken, or another job holds this run's message.
+    #[error("waiting for my turn")]
+    NotYet(Duration),
+}
+
+enum Delivered {
+    Sent,
+    /// Nothing to send: a newer refresh is queued, or the run is gone.
+    Skipped,
+}
+
+pub async fn handle(
+    message: SlackMessage,
+    ctx: Data<JobContext>,
+    attempt: Attempt,
+    task_id: TaskId,
+) -> Result<(), BoxDynError> {
+    let attempt = attempt.current().max(1);
+    let policy = RetryPolicy::SLACK;
+    let outcome = deliver(&ctx, &message).await;
+    let failure = match outcome {
+        Ok(Delivered::Sent | Delivered::Skipped) => return Ok(()),
+        Err(DeliveryError::NotYet(wait)) => {
+            return Err(retry_later(&ctx.pool, &task_id, wait, "waiting for a slot").await);
+        }
+        Err(failure) => failure,
+    };
+    let wait = match &failure {
+        DeliveryError::Slack(SlackApiError::Permanent(reason)) => {
+            ctx.metrics.error("slack_api");
+            tracing::error!(%task_id, error = %reason, "Slack refused the message; not retrying");
+            return Err(give_up(failure));
+        }
+        DeliveryError::Slack(SlackApiError::RateLimited { retry_after }) => {
+            ctx.metrics.slack_rate_limited();
+            policy.after_rate_limit(*retry_after, attempt)
+        }
+        _ => policy.backoff(attempt),
+    };
+    if policy.exhausted(attempt) {
+        ctx.metrics.error("slack_api");
+        tracing::error!(%task_id, attempt, error = %failure, "Slack message given up after every retry");
+        return Err(give_up(failure));
+    }
+    tracing::warn!(%task_id, attempt, error = %failure, retry_in_secs = wait.as_secs_f64(), "Slack message will be retried");
+    Err(retry_later(&ctx.pool, &task_id, wait, failure).await)
+}
+
+async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, DeliveryError> {
+    match message {
+        SlackMessage::RunSummary { run_id, version } => {
+            refresh_run_summary(ctx, *run_id, *version).await
+        }
+        SlackMessage::Post {
+            channel,
+            text,
+            blocks,
+            thread_ts,
+        } => {
+            wait_for_slot(ctx).await?;
+            ctx.slack
+                .post_message(channel, text, blocks.as_ref(), thread_ts.as_deref())
+                .await?;
+            Ok(Delivered::Sent)
+        }
+    }
+}
+
+/// Posts or updates the root message. A transaction-scoped advisory lock per run makes
+/// refreshes of one run take turns, so an older render can never land after a newer one
+/// and two first posts can never race.
+async fn refresh_run_summary(
+    ctx: &JobContext,
+    run_id: Uuid,
+    version: i32,
+) -> Result<Delivered, DeliveryError> {
+    let mut tx = ctx.pool.begin().await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("run-summary:{run_id}"))
+            .fetch_one(&mut *tx)
+            .await?;
+    if !locked {
+        return Err(DeliveryError::NotYet(Duration::from_secs(1)));
+    }
+    let Some(run) = runs::find(&mut tx, run_id).await? else {
+        return Ok(Delivered::Skipped);
+    };
+    if run.summary_version > version {
+        return Ok(Delivered::Skipped);
+    }
+    let lines: Vec<views::SummaryLine> = orders::list_for_run(&mut tx, run_id)
+        .await?
+        .into_iter()
+        .map(|o| views::SummaryLine {
+            user_id: o.user_id,
+            drink_type: o.drink_type,
+            size: o.size,
+            customizations: o.customizations,
+        })
+        .collect();
+    let (text, blocks) = views::run_summary(&run.initiator_user_id, &lines);
+
+    wait_for_slot(ctx).await?;
+    match run.thread_ts.as_deref() {
+        Some(ts) => {
+            ctx.slack
+                .update_message(&run.channel_id, ts, &text, Some(&blocks))
+                .await?
+        }
+        None => {
+            let posted = ctx
+                .slack
+                .post_message(&run.channel_id, &text, Some(&blocks), None)
+                .await?;
+            runs::set_thread_ts(&mut tx, run_id, &posted.ts).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Delivered::Sent)
+}
+
+/// Takes this call's place under SLACK_RATE_LIMIT_PER_MIN, sleeping briefly if it is near.
+async fn wait_for_slot(ctx: &JobContext) -> Result<(), DeliveryError> {
+    match ctx.pacer.reserve(MAX_SLOT_WAIT).await? {
+        Slot::Reserved(wait) => {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(())
+        }
+        Slot::Busy(retry_in) => Err(DeliveryError::NotYet(retry_in)),
+    }
+}

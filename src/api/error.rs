@@ -1,0 +1,71 @@
+//! The one error type at the HTTP edge: a contract code, a status and a message. Internal
+//! causes are logged where they happen and never put in a response.
+
+use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
+use serde_json::json;
+
+use crate::slack::signature::SignatureError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Signature(SignatureError),
+    #[error("request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("the database is unavailable; try again shortly")]
+    ServiceUnavailable,
+    #[error("something went wrong on our side; it has been logged")]
+    Internal,
+}
+
+impl ApiError {
+    /// The contract's `error` code, also the `errors_total` label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Signature(e) => e.code(),
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::ServiceUnavailable => "service_unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    /// Logs a database failure with its cause and picks the answer: connection trouble is
+    /// 503 (worth retrying), anything else 500.
+    pub fn from_database(context: &str, err: &sqlx::Error) -> Self {
+        tracing::error!(error = %err, context, "database error");
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => ApiError::ServiceUnavailable,
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Signature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        poem::web::Json(json!({"error": self.code(), "message": self.to_string()}))
+            .with_status(self.status())
+            .into_response()
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(err: SignatureError) -> Self {
+        ApiError::Signature(err)
+    }
+}

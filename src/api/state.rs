@@ -1,0 +1,19 @@
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use crate::{
+    slack::{SlackClient, SlackPacer},
+    telemetry::Metrics,
+};
+
+/// What request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub metrics: Metrics,
+    pub slack: SlackClient,
+    pub pacer: SlackPacer,
+    pub signing_secret: Arc<SecretString>,
+}

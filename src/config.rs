@@ -1,0 +1,362 @@
+//! Every setting of CONTRACT "Configuration", parsed and validated once.
+//!
+//! Each setting is an environment variable and the same name as a `--kebab-case` flag.
+//! A bad value exits with code 2 and a message that names the variable (clap's value
+//! name is the variable name). Secrets are [`SecretString`]s, so `Debug` never prints them.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum, builder::BoolishValueParser};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The default database: the local PostgreSQL with trust auth.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/coffeebuddy";
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL URL; the database is created if missing.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_parser = parse_secret)]
+    pub database_url: SecretString,
+    /// Most connections the pool opens (REQ-002).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", value_name = "DB_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+    /// Connections the pool keeps open when idle.
+    #[arg(long, env = "DB_MIN_CONNECTIONS", value_name = "DB_MIN_CONNECTIONS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub db_min_connections: u32,
+    /// Seconds to wait for a free connection before failing the request.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub db_acquire_timeout_secs: u64,
+
+    /// HTTP listen address.
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        value_name = "BIND_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub bind_addr: SocketAddr,
+
+    /// Slack signing secret (from Vault when VAULT_ADDR is set).
+    #[arg(long, env = "SLACK_SIGNING_SECRET", value_name = "SLACK_SIGNING_SECRET", value_parser = parse_secret, hide_env_values = true)]
+    pub slack_signing_secret: Option<SecretString>,
+    /// Slack bot token, `xoxb-…` (from Vault when VAULT_ADDR is set).
+    #[arg(long, env = "SLACK_BOT_TOKEN", value_name = "SLACK_BOT_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub slack_bot_token: Option<SecretString>,
+    /// Base URL of the Slack Web API.
+    #[arg(long, env = "SLACK_API_URL", value_name = "SLACK_API_URL", default_value = "https://slack.com/api/", value_parser = parse_base_url)]
+    pub slack_api_url: reqwest::Url,
+    /// Outbound Slack calls per minute, for the whole app.
+    #[arg(long, env = "SLACK_RATE_LIMIT_PER_MIN", value_name = "SLACK_RATE_LIMIT_PER_MIN", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub slack_rate_limit_per_min: u32,
+
+    /// Kafka bootstrap servers; unset keeps events in the outbox.
+    #[arg(long, env = "KAFKA_BROKERS", value_name = "KAFKA_BROKERS", value_parser = parse_non_empty)]
+    pub kafka_brokers: Option<String>,
+    /// Create the event topics (3 partitions) at start if missing.
+    #[arg(long, env = "KAFKA_CREATE_TOPICS", value_name = "KAFKA_CREATE_TOPICS", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub kafka_create_topics: bool,
+
+    /// Vault address; unset reads secrets from the environment.
+    #[arg(long, env = "VAULT_ADDR", value_name = "VAULT_ADDR", value_parser = parse_url)]
+    pub vault_addr: Option<reqwest::Url>,
+    /// Vault Kubernetes-auth role.
+    #[arg(long, env = "VAULT_ROLE", value_name = "VAULT_ROLE", default_value = "coffeebuddy", value_parser = parse_non_empty)]
+    pub vault_role: String,
+    /// Mount of Vault's Kubernetes auth method.
+    #[arg(long, env = "VAULT_AUTH_MOUNT", value_name = "VAULT_AUTH_MOUNT", default_value = "kubernetes", value_parser = parse_non_empty)]
+    pub vault_auth_mount: String,
+    /// Mount of Vault's KV v2 engine.
+    #[arg(long, env = "VAULT_KV_MOUNT", value_name = "VAULT_KV_MOUNT", default_value = "secret", value_parser = parse_non_empty)]
+    pub vault_kv_mount: String,
+    /// The service-account JWT presented to Vault.
+    #[arg(
+        long,
+        env = "VAULT_K8S_TOKEN_PATH",
+        value_name = "VAULT_K8S_TOKEN_PATH",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )]
+    pub vault_k8s_token_path: PathBuf,
+
+    /// OIDC issuer of REST API tokens; unset answers 401 on /api/v1.
+    #[arg(long, env = "OIDC_ISSUER", value_name = "OIDC_ISSUER", value_parser = parse_url)]
+    pub oidc_issuer: Option<reqwest::Url>,
+    /// JWKS URL; defaults to `{OIDC_ISSUER}/.well-known/jwks.json`.
+    #[arg(long, env = "OIDC_JWKS_URL", value_name = "OIDC_JWKS_URL", value_parser = parse_url)]
+    pub oidc_jwks_url: Option<reqwest::Url>,
+    /// Audience REST API tokens must carry.
+    #[arg(long, env = "OIDC_AUDIENCE", value_name = "OIDC_AUDIENCE", default_value = "coffeebuddy", value_parser = parse_non_empty)]
+    pub oidc_audience: String,
+
+    /// Assign a runner this many seconds after the run started…
+    #[arg(long, env = "ASSIGN_WINDOW_SECS", value_name = "ASSIGN_WINDOW_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub assign_window_secs: u64,
+    /// …or as soon as the run has this many orders.
+    #[arg(long, env = "ASSIGN_MAX_ORDERS", value_name = "ASSIGN_MAX_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub assign_max_orders: u32,
+    /// Seconds between assignment and the runner's reminder.
+    #[arg(long, env = "REMINDER_DELAY_SECS", value_name = "REMINDER_DELAY_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub reminder_delay_secs: u64,
+    /// Days of run history the fairness rule counts.
+    #[arg(long, env = "FAIRNESS_WINDOW_DAYS", value_name = "FAIRNESS_WINDOW_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub fairness_window_days: u32,
+    /// Participants without an order in this many days are not candidates.
+    #[arg(long, env = "ACTIVE_WINDOW_DAYS", value_name = "ACTIVE_WINDOW_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub active_window_days: u32,
+    /// Audit rows older than this many days are pruned.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", value_name = "AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub audit_retention_days: u32,
+    /// How the runner is chosen.
+    #[arg(
+        long,
+        env = "FAIRNESS_POLICY",
+        value_name = "FAIRNESS_POLICY",
+        default_value = "fewest-runs"
+    )]
+    pub fairness_policy: FairnessPolicy,
+
+    /// Consecutive database connection failures that open the circuit breaker.
+    #[arg(long, env = "CIRCUIT_FAILURE_THRESHOLD", value_name = "CIRCUIT_FAILURE_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub circuit_failure_threshold: u32,
+    /// Seconds the breaker stays open before it lets one probe through.
+    #[arg(long, env = "CIRCUIT_OPEN_SECS", value_name = "CIRCUIT_OPEN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub circuit_open_secs: u64,
+
+    /// `json` or `pretty`.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "LOG_FORMAT",
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+    /// Apply migrations when `serve` starts.
+    #[arg(long, env = "MIGRATE_ON_START", value_name = "MIGRATE_ON_START", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FairnessPolicy {
+    /// Fewest runs in the window, ties to the earliest last run (the seeds' rule).
+    FewestRuns,
+    /// Largest debt (fair share − runs made), Fagin & Williams' carpool rule.
+    Carpool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A setting that parsed but makes no sense together with the others.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Checks that need more than one setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        // Checked here rather than by clap, whose errors echo the value (and its password).
+        check_database_url(self.database_url.expose_secret())
+            .map_err(|message| ConfigError::new("DATABASE_URL", message))?;
+        if self.db_min_connections > self.db_max_connections {
+            return Err(ConfigError::new(
+                "DB_MIN_CONNECTIONS",
+                format!(
+                    "{} is more than DB_MAX_CONNECTIONS ({}); lower it or raise the maximum",
+                    self.db_min_connections, self.db_max_connections
+                ),
+            ));
+        }
+        if self.oidc_jwks_url.is_some() && self.oidc_issuer.is_none() {
+            return Err(ConfigError::new(
+                "OIDC_ISSUER",
+                "OIDC_JWKS_URL is set but OIDC_ISSUER is not; set the issuer too",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_secs)
+    }
+
+    /// The JWKS URL: the explicit one, or the issuer's well-known document.
+    pub fn jwks_url(&self) -> Option<reqwest::Url> {
+        self.oidc_jwks_url.clone().or_else(|| {
+            self.oidc_issuer.as_ref().and_then(|issuer| {
+                let base = issuer.as_str().trim_end_matches('/');
+                reqwest::Url::parse(&format!("{base}/.well-known/jwks.json")).ok()
+            })
+        })
+    }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn parse_non_empty(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_url(value: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(value).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("scheme must be http or https, not {other}")),
+    }
+}
+
+/// A base URL that later joins method names (`chat.postMessage`), so it must end in `/`.
+fn parse_base_url(value: &str) -> Result<reqwest::Url, String> {
+    let mut url = parse_url(value)?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Checked for shape only: the URL holds the password, so the error never echoes it.
+fn check_database_url(value: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(value)
+        .map_err(|_| "not a URL (expected postgres://user@host:port/database)".to_owned())?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err("scheme must be postgres:// or postgresql://".into());
+    }
+    if url.path().trim_start_matches('/').is_empty() {
+        return Err("names no database (expected …/DATABASE at the end)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Harness {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        let mut argv = vec!["coffeebuddy"];
+        argv.extend_from_slice(args);
+        Harness::try_parse_from(argv).map(|h| h.settings)
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = parse(&[]).expect("defaults parse");
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!((s.db_max_connections, s.db_min_connections), (20, 5));
+        assert_eq!(s.db_acquire_timeout(), Duration::from_secs(5));
+        assert_eq!(s.bind_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.slack_api_url.as_str(), "https://slack.com/api/");
+        assert_eq!(s.slack_rate_limit_per_min, 50);
+        assert!(s.kafka_brokers.is_none() && s.kafka_create_topics);
+        assert_eq!(s.vault_role, "coffeebuddy");
+        assert_eq!(s.oidc_audience, "coffeebuddy");
+        assert_eq!((s.assign_window_secs, s.assign_max_orders), (300, 5));
+        assert_eq!(s.reminder_delay_secs, 300);
+        assert_eq!(
+            (
+                s.fairness_window_days,
+                s.active_window_days,
+                s.audit_retention_days
+            ),
+            (30, 14, 90)
+        );
+        assert_eq!(s.fairness_policy, FairnessPolicy::FewestRuns);
+        assert_eq!((s.circuit_failure_threshold, s.circuit_open_secs), (5, 30));
+        assert_eq!(s.log_format, LogFormat::Json);
+        s.validate().expect("defaults are consistent");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (args, variable) in [
+            (&["--db-max-connections", "lots"][..], "DB_MAX_CONNECTIONS"),
+            (&["--db-max-connections", "0"][..], "DB_MAX_CONNECTIONS"),
+            (&["--bind-addr", "localhost"][..], "BIND_ADDR"),
+            (&["--fairness-policy", "random"][..], "FAIRNESS_POLICY"),
+            (&["--log-format", "xml"][..], "LOG_FORMAT"),
+            (&["--slack-api-url", "ftp://x/"][..], "SLACK_API_URL"),
+            (
+                &["--kafka-create-topics", "maybe"][..],
+                "KAFKA_CREATE_TOPICS",
+            ),
+        ] {
+            let err = parse(args).expect_err("bad value is refused");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(variable), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_database_url_is_refused_without_echoing_it() {
+        for url in [
+            "postgres://u:hunter2@h",
+            "mysql://u:hunter2@h/db",
+            "hunter2",
+        ] {
+            let err = parse(&["--database-url", url])
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert_eq!(err.variable, "DATABASE_URL");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn min_connections_above_max_is_refused() {
+        let s = parse(&["--db-min-connections", "30"]).unwrap();
+        assert_eq!(s.validate().unwrap_err().variable, "DB_MIN_CONNECTIONS");
+    }
+
+    #[test]
+    fn slack_api_url_gains_a_trailing_slash() {
+        let s = parse(&["--slack-api-url", "http://127.0.0.1:9/api"]).unwrap();
+        assert_eq!(
+            s.slack_api_url.join("chat.postMessage").unwrap().as_str(),
+            "http://127.0.0.1:9/api/chat.postMessage"
+        );
+    }
+
+    #[test]
+    fn jwks_url_defaults_to_the_issuers_well_known_document() {
+        let s = parse(&["--oidc-issuer", "https://hydra.corp/"]).unwrap();
+        assert_eq!(
+            s.jwks_url().unwrap().as_str(),
+            "https://hydra.corp/.well-known/jwks.json"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let s = parse(&["--slack-signing-secret", "s3cr3t-value"]).unwrap();
+        assert!(!format!("{s:?}").contains("s3cr3t-value"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Domain events (CONTRACT "Domain events"): one value feeds both the audit row and the
+//! outbox row, so the two can never disagree.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::OrderInput;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    RunCreated,
+    OrderPlaced,
+    RunnerAssigned,
+    RunCompleted,
+    RunCancelled,
+}
+
+impl EventKind {
+    /// The Kafka `event_type`.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            EventKind::RunCreated => "coffee.run.created",
+            EventKind::OrderPlaced => "coffee.order.placed",
+            EventKind::RunnerAssigned => "coffee.runner.assigned",
+            EventKind::RunCompleted => "coffee.run.completed",
+            EventKind::RunCancelled => "coffee.run.cancelled",
+        }
+    }
+
+    pub fn topic(self) -> &'static str {
+        match self {
+            EventKind::RunCreated | EventKind::OrderPlaced => "coffee.orders",
+            EventKind::RunnerAssigned => "coffee.assignments",
+            EventKind::RunCompleted | EventKind::RunCancelled => "coffee.completions",
+        }
+    }
+
+    /// The `audit_logs.event_type` (REQ-016).
+    pub fn audit_type(self) -> &'static str {
+        match self {
+            EventKind::RunCreated => "run_created",
+            EventKind::OrderPlaced => "order_placed",
+            EventKind::RunnerAssigned => "runner_assigned",
+            EventKind::RunCompleted => "run_completed",
+            EventKind::RunCancelled => "run_cancelled",
+        }
+    }
+}
+
+/// Where an event happened: the run and its Slack channel.
+#[derive(Debug, Clone)]
+pub struct RunScope {
+    pub run_id: Uuid,
+    pub workspace_id: String,
+    pub channel_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DomainEvent {
+    pub event_id: Uuid,
+    pub kind: EventKind,
+    pub scope: RunScope,
+    pub timestamp: DateTime<Utc>,
+    /// Who caused it; the audit row's `user_id`.
+    pub actor_user_id: Option<String>,
+    /// The event type's own fields (CONTRACT's "extra fields").
+    pub extra: Map<String, Value>,
+}
+
+impl DomainEvent {
+    fn new(kind: EventKind, scope: &RunScope, actor: &str, extra: Value) -> Self {
+        let extra = match extra {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Self {
+            event_id: Uuid::new_v4(),
+            kind,
+            scope: scope.clone(),
+            timestamp: Utc::now(),
+            actor_user_id: Some(actor.to_owned()),
+            extra,
+        }
+    }
+
+    pub fn run_created(scope: &RunScope, initiator_user_id: &str) -> Self {
+        Self::new(
+            EventKind::RunCreated,
+            scope,
+            initiator_user_id,
+            json!({ "initiator_user_id": initiator_user_id }),
+        )
+    }
+
+    pub fn order_placed(
+        scope: &RunScope,
+        user_id: &str,
+        order_id: Uuid,
+        order: &OrderInput,
+    ) -> Self {
+        Self::new(
+            EventKind::OrderPlaced,
+            scope,
+            user_id,
+            json!({
+                "user_id": user_id,
+                "order_id": order_id,
+                "drink_type": order.drink_type.as_str(),
+                "size": order.size.as_str(),
+                "customizations": order.customizations.as_ref().map(|c| c.as_str()),
+            }),
+        )
+    }
+
+    /// The Kafka value and the audit payload:
+    /// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …extra}`.
+    pub fn payload(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("event_id".into(), json!(self.event_id));
+        map.insert("event_type".into(), json!(self.kind.event_type()));
+        map.insert("run_id".into(), json!(self.scope.run_id));
+        map.insert("workspace_id".into(), json!(self.scope.workspace_id));
+        map.insert("channel_id".into(), json!(self.scope.channel_id));
+        map.insert(
+            "timestamp".into(),
+            json!(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        );
+        for (key, value) in &self.extra {
+            map.insert(key.clone(), value.clone());
+        }
+        Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::OrderInput;
+
+    #[test]
+    fn order_placed_carries_the_contract_fields() {
+        let scope = RunScope {
+            run_id: Uuid::new_v4(),
+            workspace_id: "T1".into(),
+            channel_id: "C1".into(),
+        };
+        let order = OrderInput::parse(Some("Latte"), Some("Large"), Some("oat milk")).unwrap();
+        let order_id = Uuid::new_v4();
+        let event = DomainEvent::order_placed(&scope, "U1", order_id, &order);
+        let payload = event.payload();
+        assert_eq!(payload["event_type"], "coffee.order.placed");
+        assert_eq!(payload["run_id"], json!(scope.run_id));
+        assert_eq!(payload["workspace_id"], "T1");
+        assert_eq!(payload["channel_id"], "C1");
+        assert_eq!(payload["user_id"], "U1");
+        assert_eq!(payload["order_id"], json!(order_id));
+        assert_eq!(payload["drink_type"], "Latte");
+        assert_eq!(payload["size"], "Large");
+        assert_eq!(payload["customizations"], "oat milk");
+        assert!(payload["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(event.kind.topic(), "coffee.orders");
+        assert_eq!(event.kind.audit_type(), "order_placed");
+    }
+}

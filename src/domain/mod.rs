@@ -1,0 +1,9 @@
+//! Types and rules of coffee runs; no I/O here.
+
+mod events;
+mod order;
+
+pub use events::{DomainEvent, EventKind, RunScope};
+pub use order::{
+    Customizations, DrinkType, OrderField, OrderInput, OrderInputError, Size, describe_order,
+};

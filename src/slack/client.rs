@@ -1,0 +1,184 @@
+//! The Slack Web API client. It only classifies outcomes; retrying is the job's business
+//! (`jobs::send_slack_message`), so the same client serves `views.open`, which must not wait.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// Errors Slack answers that no retry will fix.
+const PERMANENT_ERRORS: &[&str] = &[
+    "channel_not_found",
+    "not_in_channel",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "no_permission",
+    "missing_scope",
+    "is_archived",
+    "msg_too_long",
+    "invalid_blocks",
+    "invalid_arguments",
+    "invalid_trigger_id",
+    "expired_trigger_id",
+    "message_not_found",
+    "cant_update_message",
+    "user_not_found",
+    "restricted_action",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackApiError {
+    /// HTTP 429; `retry_after` is Slack's `Retry-After` header when it sent one.
+    #[error("Slack rate-limited the call")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Retrying cannot help (`channel_not_found`, `invalid_auth`, …).
+    #[error("Slack refused the call: {0}")]
+    Permanent(String),
+    /// Network trouble, a 5xx or a transient Slack error: worth retrying.
+    #[error("Slack call failed: {0}")]
+    Transient(String),
+}
+
+/// A message Slack accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+#[derive(Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base_url: Url,
+    bot_token: Option<SecretString>,
+}
+
+impl SlackClient {
+    pub fn new(base_url: Url, bot_token: Option<SecretString>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3))
+            .user_agent(concat!("coffeebuddy/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with static settings builds");
+        Self {
+            http,
+            base_url,
+            bot_token,
+        }
+    }
+
+    /// `views.open`: Slack's trigger ids live 3 seconds, so this call gets 2.5.
+    pub async fn views_open(&self, trigger_id: &str, view: &Value) -> Result<(), SlackApiError> {
+        self.call(
+            "views.open",
+            &json!({"trigger_id": trigger_id, "view": view}),
+            Some(Duration::from_millis(2_500)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `chat.postMessage`; `channel` may be a user id, which opens a DM.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<&Value>,
+        thread_ts: Option<&str>,
+    ) -> Result<PostedMessage, SlackApiError> {
+        let mut body = json!({"channel": channel, "text": text});
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        let answer = self.call("chat.postMessage", &body, None).await?;
+        match (answer["channel"].as_str(), answer["ts"].as_str()) {
+            (Some(channel), Some(ts)) => Ok(PostedMessage {
+                channel: channel.to_owned(),
+                ts: ts.to_owned(),
+            }),
+            _ => Err(SlackApiError::Transient(
+                "chat.postMessage answered ok without channel and ts".into(),
+            )),
+        }
+    }
+
+    /// `chat.update` of a message the bot posted.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<(), SlackApiError> {
+        let mut body = json!({"channel": channel, "ts": ts, "text": text});
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        self.call("chat.update", &body, None).await.map(drop)
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        body: &Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, SlackApiError> {
+        let token = self.bot_token.as_ref().ok_or_else(|| {
+            SlackApiError::Permanent("not_authed: SLACK_BOT_TOKEN is not set".into())
+        })?;
+        let url = self
+            .base_url
+            .join(method)
+            .map_err(|e| SlackApiError::Permanent(format!("bad method URL: {e}")))?;
+        let mut request = self
+            .http
+            .post(url)
+            .bearer_auth(token.expose_secret())
+            .json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| SlackApiError::Transient(format!("{method}: {}", without_url(e))))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(SlackApiError::RateLimited { retry_after });
+        }
+        if status.is_server_error() {
+            return Err(SlackApiError::Transient(format!("{method}: HTTP {status}")));
+        }
+        let answer: Value = response.json().await.map_err(|e| {
+            SlackApiError::Transient(format!("{method}: unreadable answer: {}", without_url(e)))
+        })?;
+        if answer["ok"].as_bool() == Some(true) {
+            return Ok(answer);
+        }
+        let error = answer["error"].as_str().unwrap_or("unknown_error");
+        if !status.is_success() || PERMANENT_ERRORS.contains(&error) {
+            Err(SlackApiError::Permanent(format!("{method}: {error}")))
+        } else {
+            Err(SlackApiError::Transient(format!("{method}: {error}")))
+        }
+    }
+}
+
+/// reqwest errors print their URL; ours carry no secrets, but keep messages short.
+fn without_url(error: reqwest::Error) -> String {
+    error.without_url().to_string()
+}

@@ -1,0 +1,369 @@
+//! Block Kit: the order modal, its confirmation, the run's root message and help texts.
+//! Every piece of user text passes through [`escape`] before it lands in mrkdwn.
+
+use serde_json::{Value, json};
+
+use super::escape::{escape, mention};
+use crate::domain::{Customizations, DrinkType, Size, describe_order};
+
+pub const ORDER_MODAL_CALLBACK_ID: &str = "coffee_order_modal";
+/// Slack refuses section texts over 3,000 characters; stay clear of it.
+const SECTION_TEXT_LIMIT: usize = 2_900;
+
+pub const HELP_TEXT: &str = "*CoffeeBuddy* coordinates coffee runs in this channel.\n\
+• `/coffee` — order a drink; the first order starts a run\n\
+• `/coffee help` — this message\n\
+• `/coffee-history` — your last 10 coffee runs\n\
+• `/coffee-cancel` — cancel the channel's run (its initiator or runner)\n\
+A runner is picked fairly once the run has 5 orders or is 5 minutes old; they get a DM with the order list.";
+
+/// One of a user's usual orders, as stored in `user_preferences`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usual {
+    pub drink_type: String,
+    pub size: String,
+    pub customizations: Option<String>,
+    pub order_count: i32,
+}
+
+/// What the modal pre-fills: the last order, and the top 3 to show.
+#[derive(Debug, Clone, Default)]
+pub struct ModalPrefill {
+    pub last: Option<Usual>,
+    pub top: Vec<Usual>,
+}
+
+/// The `/coffee` modal (REQ-005, AC7).
+pub fn order_modal(private_metadata: &str, prefill: &ModalPrefill) -> Value {
+    let last = prefill.last.as_ref();
+    let mut blocks = Vec::new();
+    if !prefill.top.is_empty() {
+        let usuals: Vec<String> = prefill
+            .top
+            .iter()
+            .map(|u| {
+                format!(
+                    "*{}* ×{}",
+                    escape(&describe_order(
+                        &u.size,
+                        &u.drink_type,
+                        u.customizations.as_deref()
+                    )),
+                    u.order_count
+                )
+            })
+            .collect();
+        blocks.push(json!({
+            "type": "context",
+            "block_id": "usuals",
+            "elements": [{"type": "mrkdwn", "text": format!("Your usuals: {}", usuals.join(" · "))}],
+        }));
+    }
+
+    let mut drink = json!({
+        "type": "static_select",
+        "action_id": "drink_type",
+        "placeholder": plain("Choose a drink"),
+        "options": DrinkType::ALL.iter().map(|d| option(d.as_str())).collect::<Vec<_>>(),
+    });
+    if let Some(d) = last.and_then(|u| DrinkType::parse(&u.drink_type)) {
+        drink["initial_option"] = option(d.as_str());
+    }
+    let mut size = json!({
+        "type": "radio_buttons",
+        "action_id": "size",
+        "options": Size::ALL.iter().map(|s| option(s.as_str())).collect::<Vec<_>>(),
+    });
+    if let Some(s) = last.and_then(|u| Size::parse(&u.size)) {
+        size["initial_option"] = option(s.as_str());
+    }
+    let mut customizations = json!({
+        "type": "plain_text_input",
+        "action_id": "customizations",
+        "max_length": Customizations::MAX_CHARS,
+        "placeholder": plain("Extra shot, oat milk, etc."),
+    });
+    if let Some(text) = last.and_then(|u| u.customizations.as_deref()) {
+        customizations["initial_value"] = json!(text);
+    }
+
+    blocks.push(json!({"type": "input", "block_id": "drink_type", "label": plain("Drink"), "element": drink}));
+    blocks.push(
+        json!({"type": "input", "block_id": "size", "label": plain("Size"), "element": size}),
+    );
+    blocks.push(json!({
+        "type": "input",
+        "block_id": "customizations",
+        "optional": true,
+        "label": plain("Customizations"),
+        "element": customizations,
+    }));
+
+    json!({
+        "type": "modal",
+        "callback_id": ORDER_MODAL_CALLBACK_ID,
+        "title": plain("Coffee order"),
+        "submit": plain("Order"),
+        "close": plain("Cancel"),
+        "private_metadata": private_metadata,
+        "blocks": blocks,
+    })
+}
+
+/// The view that replaces the modal once the order is in.
+pub fn order_confirmation(
+    order_description: &str,
+    channel_id: &str,
+    orders_in_run: i64,
+    replaced: bool,
+) -> Value {
+    let headline = if replaced {
+        "Your order was updated"
+    } else {
+        "Your order is in"
+    };
+    let count = match orders_in_run {
+        1 => "1 order so far".to_owned(),
+        n => format!("{n} orders so far"),
+    };
+    json!({
+        "type": "modal",
+        "callback_id": "coffee_order_confirmation",
+        "title": plain("Coffee order"),
+        "close": plain("Done"),
+        "blocks": [{
+            "type": "section",
+            "block_id": "confirmation",
+            "text": {
+                "type": "mrkdwn",
+                "text": format!(
+                    "☕ {headline}: *{}*\nCoffee run in <#{}>: {count}.",
+                    escape(order_description),
+                    escape(channel_id)
+                ),
+            },
+        }],
+    })
+}
+
+/// One order line of a run summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    pub user_id: String,
+    pub drink_type: String,
+    pub size: String,
+    pub customizations: Option<String>,
+}
+
+/// The run's root message: who started it and every order so far.
+/// Returns the notification `text` and the `blocks`.
+pub fn run_summary(initiator_user_id: &str, lines: &[SummaryLine]) -> (String, Value) {
+    let count = match lines.len() {
+        1 => "1 order".to_owned(),
+        n => format!("{n} orders"),
+    };
+    let text = format!(
+        "☕ Coffee run started by {} — {count}",
+        mention(initiator_user_id)
+    );
+    let mut blocks = vec![json!({
+        "type": "section",
+        "block_id": "run_header",
+        "text": {"type": "mrkdwn", "text": format!("*☕ Coffee run* started by {} — {count} so far", mention(initiator_user_id))},
+    })];
+    let order_lines: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "• {}: {}",
+                mention(&l.user_id),
+                escape(&describe_order(
+                    &l.size,
+                    &l.drink_type,
+                    l.customizations.as_deref()
+                ))
+            )
+        })
+        .collect();
+    for (i, chunk) in chunk_lines(&order_lines, SECTION_TEXT_LIMIT)
+        .into_iter()
+        .enumerate()
+    {
+        blocks.push(json!({
+            "type": "section",
+            "block_id": format!("run_orders_{i}"),
+            "text": {"type": "mrkdwn", "text": chunk},
+        }));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "block_id": "run_hint",
+        "elements": [{"type": "mrkdwn", "text": "Type `/coffee` to add or change your order."}],
+    }));
+    (text, Value::Array(blocks))
+}
+
+/// Joins lines with newlines into chunks of at most `limit` characters.
+fn chunk_lines(lines: &[String], limit: usize) -> Vec<String> {
+    let mut chunks: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in lines {
+        let needed = line.chars().count() + usize::from(!current.is_empty());
+        if !current.is_empty() && current.chars().count() + needed > limit {
+            chunks.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(line);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// `{"response_type": "ephemeral", "text": …}`: seen only by the user who asked.
+pub fn ephemeral(text: &str) -> Value {
+    json!({"response_type": "ephemeral", "text": text})
+}
+
+fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text})
+}
+
+fn option(value: &str) -> Value {
+    json!({"text": plain(value), "value": value})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usual(drink: &str, size: &str, custom: Option<&str>, count: i32) -> Usual {
+        Usual {
+            drink_type: drink.into(),
+            size: size.into(),
+            customizations: custom.map(Into::into),
+            order_count: count,
+        }
+    }
+
+    #[test]
+    fn the_modal_matches_the_contract() {
+        let view = order_modal(r#"{"channel_id":"C1"}"#, &ModalPrefill::default());
+        assert_eq!(view["type"], "modal");
+        assert_eq!(view["callback_id"], "coffee_order_modal");
+        assert_eq!(view["private_metadata"], r#"{"channel_id":"C1"}"#);
+        let blocks = view["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 3, "no usuals block without preferences");
+        let drink = &blocks[0];
+        assert_eq!(drink["block_id"], "drink_type");
+        assert_eq!(drink["element"]["type"], "static_select");
+        assert_eq!(drink["element"]["action_id"], "drink_type");
+        let drinks: Vec<&str> = drink["element"]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            drinks,
+            ["Latte", "Espresso", "Cappuccino", "Americano", "Mocha"]
+        );
+        let size = &blocks[1];
+        assert_eq!(size["block_id"], "size");
+        assert_eq!(size["element"]["type"], "radio_buttons");
+        assert_eq!(size["element"]["action_id"], "size");
+        assert_eq!(size["element"]["options"].as_array().unwrap().len(), 3);
+        let custom = &blocks[2];
+        assert_eq!(custom["block_id"], "customizations");
+        assert_eq!(custom["optional"], true);
+        assert_eq!(custom["element"]["type"], "plain_text_input");
+        assert_eq!(custom["element"]["action_id"], "customizations");
+        assert_eq!(custom["element"]["max_length"], 200);
+        assert_eq!(
+            custom["element"]["placeholder"]["text"],
+            "Extra shot, oat milk, etc."
+        );
+        assert!(drink["element"].get("initial_option").is_none());
+    }
+
+    #[test]
+    fn the_last_order_is_preselected_and_the_usuals_escaped() {
+        let prefill = ModalPrefill {
+            last: Some(usual("Mocha", "Small", Some("<!channel> & oat"), 2)),
+            top: vec![
+                usual("Latte", "Large", None, 5),
+                usual("Mocha", "Small", Some("<!channel> & oat"), 2),
+            ],
+        };
+        let view = order_modal("{}", &prefill);
+        let blocks = view["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 4);
+        let usuals = blocks[0]["elements"][0]["text"].as_str().unwrap();
+        assert_eq!(
+            usuals,
+            "Your usuals: *Large Latte* ×5 · *Small Mocha (&lt;!channel&gt; &amp; oat)* ×2"
+        );
+        assert_eq!(blocks[1]["element"]["initial_option"]["value"], "Mocha");
+        assert_eq!(blocks[2]["element"]["initial_option"]["value"], "Small");
+        assert_eq!(blocks[3]["element"]["initial_value"], "<!channel> & oat");
+    }
+
+    #[test]
+    fn the_summary_escapes_orders_and_mentions_users() {
+        let (text, blocks) = run_summary(
+            "U1",
+            &[SummaryLine {
+                user_id: "U2".into(),
+                drink_type: "Latte".into(),
+                size: "Large".into(),
+                customizations: Some("<!here>".into()),
+            }],
+        );
+        assert_eq!(text, "☕ Coffee run started by <@U1> — 1 order");
+        assert_eq!(
+            blocks[1]["text"]["text"],
+            "• <@U2>: Large Latte (&lt;!here&gt;)"
+        );
+    }
+
+    #[test]
+    fn long_summaries_are_split_into_sections_slack_accepts() {
+        let lines: Vec<SummaryLine> = (0..40)
+            .map(|i| SummaryLine {
+                user_id: format!("U{i}"),
+                drink_type: "Latte".into(),
+                size: "Large".into(),
+                customizations: Some("x".repeat(200)),
+            })
+            .collect();
+        let (_, blocks) = run_summary("U0", &lines);
+        let sections: Vec<&Value> = blocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["block_id"].as_str().unwrap().starts_with("run_orders_"))
+            .collect();
+        assert!(sections.len() > 1);
+        let total: usize = sections
+            .iter()
+            .map(|s| {
+                let t = s["text"]["text"].as_str().unwrap();
+                assert!(t.chars().count() <= SECTION_TEXT_LIMIT);
+                t.lines().count()
+            })
+            .sum();
+        assert_eq!(total, 40);
+    }
+
+    #[test]
+    fn the_confirmation_names_the_order_and_channel() {
+        let view = order_confirmation("Large Latte (<b>)", "C1", 3, false);
+        assert_eq!(
+            view["blocks"][0]["text"]["text"],
+            "☕ Your order is in: *Large Latte (&lt;b&gt;)*\nCoffee run in <#C1>: 3 orders so far."
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Builds the service from its settings and runs it until the shutdown token fires.
+//! Tests build it the same way, on port 0 and a database of their own.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api::{self, AppState},
+    cli::Role,
+    config::{ConfigError, Settings},
+    jobs::{self, JobContext, WorkerSettings},
+    slack::{SlackClient, SlackPacer},
+    storage::{self, DatabaseError},
+    telemetry::{self, Metrics, MetricsRefresher},
+};
+
+/// In-flight requests get this long to finish after shutdown begins.
+const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(ConfigError),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot listen on {addr}: {source}; free the port or set BIND_ADDR")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Knobs that are not configuration: tests and the demo turn them for speed.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub workers: WorkerSettings,
+    /// How often `active_runs` and `jobs` are re-read from the database.
+    pub metrics_refresh: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: WorkerSettings::default(),
+            metrics_refresh: Duration::from_secs(15),
+        }
+    }
+}
+
+pub struct Application {
+    role: Role,
+    options: Options,
+    acceptor: Option<TcpAcceptor>,
+    port: Option<u16>,
+    pool: PgPool,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        role: Role,
+        options: Options,
+    ) -> Result<Self, StartError> {
+        settings.validate().map_err(StartError::Config)?;
+        let signing_secret = signing_secret(&settings, role)?;
+        if settings.slack_bot_token.is_none() {
+            tracing::warn!("SLACK_BOT_TOKEN is not set: every Slack call will fail until it is");
+        }
+        if settings.kafka_brokers.is_none() {
+            tracing::info!("KAFKA_BROKERS is not set: domain events stay in the outbox table");
+        }
+
+        let pool = storage::connect(&settings).await?;
+        if settings.migrate_on_start {
+            storage::migrate(&pool).await?;
+        }
+        let metrics = Metrics::new(&pool);
+        let state = AppState {
+            slack: SlackClient::new(
+                settings.slack_api_url.clone(),
+                settings.slack_bot_token.clone(),
+            ),
+            pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
+            signing_secret: Arc::new(signing_secret),
+            metrics,
+            pool: pool.clone(),
+        };
+
+        let (acceptor, port) = if role.runs_http() {
+            let acceptor = TcpListener::bind(settings.bind_addr)
+                .into_acceptor()
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: settings.bind_addr,
+                    source,
+                })?;
+            let port = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().map(|s| s.port()));
+            (Some(acceptor), port)
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            role,
+            options,
+            acceptor,
+            port,
+            pool,
+            state,
+        })
+    }
+
+    /// The bound HTTP port (useful with `BIND_ADDR=…:0`); `None` for `--role worker`.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// Serves until `shutdown` fires; then stops accepting, lets in-flight requests and
+    /// jobs finish, and closes the pool.
+    pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(acceptor) = self.acceptor {
+            let app = api::app(self.state.clone());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(
+                        app,
+                        stop.cancelled_owned(),
+                        Some(HTTP_DRAIN_TIMEOUT),
+                    )
+                    .await
+            });
+        }
+        if self.role.runs_workers() {
+            let ctx = JobContext {
+                pool: self.pool.clone(),
+                slack: self.state.slack.clone(),
+                pacer: self.state.pacer.clone(),
+                metrics: self.state.metrics.clone(),
+            };
+            tasks.spawn(jobs::run_workers(
+                ctx,
+                self.options.workers,
+                shutdown.clone(),
+            ));
+        }
+        let refresher = MetricsRefresher {
+            metrics: self.state.metrics.clone(),
+            pool: self.pool.clone(),
+            every: self.options.metrics_refresh,
+        };
+        tasks.spawn({
+            let stop = shutdown.clone();
+            async move {
+                refresher.run(stop).await;
+                Ok(())
+            }
+        });
+
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.map_err(std::io::Error::other).and_then(|r| r);
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "a service component stopped with an error");
+                failure.get_or_insert(err);
+                // One part failing takes the rest down with it, cleanly.
+                shutdown.cancel();
+            }
+        }
+        storage::close(&self.pool).await;
+        self.state.metrics.shutdown();
+        tracing::info!("stopped");
+        failure.map_or(Ok(()), |e| Err(StartError::Runtime(e)))
+    }
+}
+
+fn signing_secret(settings: &Settings, role: Role) -> Result<SecretString, StartError> {
+    match (&settings.slack_signing_secret, role.runs_http()) {
+        (Some(secret), _) => Ok(secret.clone()),
+        // Workers never check signatures.
+        (None, false) => Ok(SecretString::from(String::new())),
+        (None, true) => Err(StartError::Config(ConfigError::new(
+            "SLACK_SIGNING_SECRET",
+            "is not set; copy it from your Slack app's Basic Information page",
+        ))),
+    }
+}
+
+/// `coffeebuddy serve`.
+pub async fn serve(settings: Settings, role: Role) -> Result<(), StartError> {
+    telemetry::init_logging(settings.log_format);
+    let app = Application::build(settings, role, Options::default()).await?;
+    if let Some(port) = app.port() {
+        tracing::info!(port, ?role, "CoffeeBuddy is serving");
+    } else {
+        tracing::info!(?role, "CoffeeBuddy workers are running");
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    app.run_until(shutdown).await
+}
+
+/// `coffeebuddy migrate`.
+pub async fn migrate(settings: Settings) -> Result<(), StartError> {
+    telemetry::init_logging(settings.log_format);
+    settings.validate().map_err(StartError::Config)?;
+    let pool = storage::connect(&settings).await?;
+    storage::migrate(&pool).await?;
+    storage::close(&pool).await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested: finishing in-flight work");
+    shutdown.cancel();
+}

@@ -1,0 +1,30 @@
+//! The audit row and the outbox row of a domain event, written together.
+
+use sqlx::PgConnection;
+
+use crate::domain::DomainEvent;
+
+/// Writes `event` to `audit_logs` and `outbox` in the caller's transaction.
+pub async fn record(conn: &mut PgConnection, event: &DomainEvent) -> Result<(), sqlx::Error> {
+    let payload = event.payload();
+    sqlx::query(
+        "WITH audit AS (
+             INSERT INTO audit_logs (event_type, user_id, run_id, payload, timestamp)
+             VALUES ($1, $2, $3, $4, $5)
+         )
+         INSERT INTO outbox (event_id, event_type, topic, message_key, payload, created_at)
+         VALUES ($6, $7, $8, $9, $4, $5)",
+    )
+    .bind(event.kind.audit_type())
+    .bind(event.actor_user_id.as_deref())
+    .bind(event.scope.run_id)
+    .bind(&payload)
+    .bind(event.timestamp)
+    .bind(event.event_id)
+    .bind(event.kind.event_type())
+    .bind(event.kind.topic())
+    .bind(event.scope.run_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

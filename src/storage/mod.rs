@@ -1,0 +1,13 @@
+//! PostgreSQL access: the pool, migrations, and one small function per query.
+//!
+//! Queries are runtime-checked (`sqlx::query`), not `query!` macros, so building needs no
+//! database; every query runs in the integration tests against a real PostgreSQL.
+
+pub mod events;
+pub mod orders;
+mod pool;
+pub mod preferences;
+pub mod runs;
+pub mod users;
+
+pub use pool::{DatabaseError, close, connect, migrate};

@@ -1,0 +1,262 @@
+//! The Prometheus metrics of CONTRACT "Metrics", exported through OpenTelemetry.
+//!
+//! Each [`Metrics`] owns its own registry and meter provider (nothing global), so several
+//! apps in one test process do not mix their numbers.
+
+use std::{sync::Arc, time::Duration};
+
+use opentelemetry::{
+    KeyValue,
+    metrics::{Counter, Gauge, Histogram, Meter, MeterProvider as _},
+};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prometheus::{Encoder, Registry, TextEncoder};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::{domain::DrinkType, jobs::JOB_TYPES};
+
+/// Buckets of `command_latency_seconds` (REQ-017).
+const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
+/// `state` values of the `jobs` gauge: apalis' task statuses.
+const JOB_STATES: [&str; 6] = ["Pending", "Queued", "Running", "Done", "Failed", "Killed"];
+/// Error types pre-registered at zero so dashboards see the series before the first error.
+const KNOWN_ERROR_TYPES: [&str; 9] = [
+    "invalid_signature",
+    "request_expired",
+    "invalid_input",
+    "payload_too_large",
+    "not_found",
+    "conflict",
+    "service_unavailable",
+    "internal",
+    "slack_api",
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    provider: SdkMeterProvider,
+    command_latency: Histogram<f64>,
+    orders: Counter<u64>,
+    active_runs: Gauge<i64>,
+    runner_assignments: Counter<u64>,
+    errors: Counter<u64>,
+    signature_failures: Counter<u64>,
+    slack_rate_limits: Counter<u64>,
+    kafka_publish_failures: Counter<u64>,
+    jobs: Gauge<i64>,
+}
+
+impl Metrics {
+    /// Builds the instruments; `pool` feeds the `db_connections_*` gauges.
+    pub fn new(pool: &PgPool) -> Self {
+        let registry = Registry::new();
+        // Without these the exporter renames `orders_total` to `orders_total_total`, adds unit
+        // suffixes and extra labels; CONTRACT fixes the names exactly.
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_units()
+            .without_counter_suffixes()
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()
+            .expect("a fresh registry accepts the exporter");
+        let provider = SdkMeterProvider::builder().with_reader(exporter).build();
+        let meter = provider.meter("coffeebuddy");
+        observe_pool(&meter, pool);
+
+        let inner = Inner {
+            command_latency: meter
+                .f64_histogram("command_latency_seconds")
+                .with_description("Time to answer a Slack command or interaction")
+                .with_boundaries(LATENCY_BUCKETS.to_vec())
+                .build(),
+            orders: counter(&meter, "orders_total", "Orders placed, by drink"),
+            active_runs: meter
+                .i64_gauge("active_runs")
+                .with_description("Coffee runs with status active")
+                .build(),
+            runner_assignments: counter(&meter, "runner_assignments_total", "Runners assigned"),
+            errors: counter(&meter, "errors_total", "Errors, by type"),
+            signature_failures: counter(
+                &meter,
+                "slack_signature_verification_failures_total",
+                "Slack requests refused for a missing, wrong or expired signature",
+            ),
+            slack_rate_limits: counter(
+                &meter,
+                "slack_rate_limit_events_total",
+                "HTTP 429 answers from the Slack Web API",
+            ),
+            kafka_publish_failures: counter(
+                &meter,
+                "kafka_publish_failures_total",
+                "Outbox events whose publication failed after every retry",
+            ),
+            jobs: meter
+                .i64_gauge("jobs")
+                .with_description("Durable jobs, by job type and state")
+                .build(),
+            registry,
+            provider,
+        };
+        inner.zero_known_series();
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn record_command_latency(&self, command: &str, elapsed: Duration) {
+        self.inner.command_latency.record(
+            elapsed.as_secs_f64(),
+            &[KeyValue::new("command", command.to_owned())],
+        );
+    }
+
+    pub fn order_placed(&self, drink: DrinkType) {
+        self.inner
+            .orders
+            .add(1, &[KeyValue::new("drink_type", drink.as_str())]);
+    }
+
+    pub fn runner_assigned(&self) {
+        self.inner.runner_assignments.add(1, &[]);
+    }
+
+    pub fn error(&self, error_type: &'static str) {
+        self.inner
+            .errors
+            .add(1, &[KeyValue::new("error_type", error_type)]);
+    }
+
+    pub fn signature_failure(&self) {
+        self.inner.signature_failures.add(1, &[]);
+    }
+
+    pub fn slack_rate_limited(&self) {
+        self.inner.slack_rate_limits.add(1, &[]);
+    }
+
+    pub fn kafka_publish_failed(&self) {
+        self.inner.kafka_publish_failures.add(1, &[]);
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(err) = encoder.encode(&self.inner.registry.gather(), &mut buffer) {
+            tracing::error!(error = %err, "could not encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.inner.provider.shutdown();
+    }
+}
+
+impl Inner {
+    fn zero_known_series(&self) {
+        for drink in DrinkType::ALL {
+            self.orders
+                .add(0, &[KeyValue::new("drink_type", drink.as_str())]);
+        }
+        for error_type in KNOWN_ERROR_TYPES {
+            self.errors
+                .add(0, &[KeyValue::new("error_type", error_type)]);
+        }
+        for counter in [
+            &self.runner_assignments,
+            &self.signature_failures,
+            &self.slack_rate_limits,
+            &self.kafka_publish_failures,
+        ] {
+            counter.add(0, &[]);
+        }
+        self.active_runs.record(0, &[]);
+    }
+}
+
+fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Counter<u64> {
+    meter
+        .u64_counter(name)
+        .with_description(description)
+        .build()
+}
+
+fn observe_pool(meter: &Meter, pool: &PgPool) {
+    let active = pool.clone();
+    meter
+        .i64_observable_gauge("db_connections_active")
+        .with_description("Pool connections in use")
+        .with_callback(move |gauge| {
+            let busy = active.size() as i64 - active.num_idle() as i64;
+            gauge.observe(busy.max(0), &[]);
+        })
+        .build();
+    let idle = pool.clone();
+    meter
+        .i64_observable_gauge("db_connections_idle")
+        .with_description("Pool connections open and idle")
+        .with_callback(move |gauge| gauge.observe(idle.num_idle() as i64, &[]))
+        .build();
+}
+
+/// Keeps the gauges that count rows (`active_runs`, `jobs`) current. They are read from
+/// the database rather than tracked in memory so every replica reports the same truth.
+pub struct MetricsRefresher {
+    pub metrics: Metrics,
+    pub pool: PgPool,
+    pub every: Duration,
+}
+
+impl MetricsRefresher {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(err) = self.refresh().await {
+                tracing::warn!(error = %err, "could not refresh row-count metrics");
+            }
+        }
+    }
+
+    async fn refresh(&self) -> Result<(), sqlx::Error> {
+        let active: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM coffee_runs WHERE status = 'active'")
+                .fetch_one(&self.pool)
+                .await?;
+        self.metrics.inner.active_runs.record(active, &[]);
+
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY job_type, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for job_type in JOB_TYPES {
+            for state in JOB_STATES {
+                let count = rows
+                    .iter()
+                    .find(|(t, s, _)| t == job_type && s == state)
+                    .map_or(0, |(_, _, n)| *n);
+                self.metrics.inner.jobs.record(
+                    count,
+                    &[
+                        KeyValue::new("job_type", job_type),
+                        KeyValue::new("state", state),
+                    ],
+                );
+            }
+        }
+        Ok(())
+    }
+}
