@@ -4,6 +4,7 @@
 //! Jobs are enqueued with [`enqueue`] inside the caller's transaction, so a state change
 //! and the work it causes commit together or not at all.
 
+mod poll;
 pub mod retry;
 pub mod send_slack_message;
 
@@ -88,15 +89,17 @@ pub async fn run_workers(
 ) -> Result<(), std::io::Error> {
     // Worker names are advisory locks in apalis: unique per process and per restart.
     let instance = uuid::Uuid::new_v4().simple().to_string();
-    let storage = PostgresStorage::<SlackMessage>::new(&ctx.pool)
-        .with_config(Config::default().queue(SlackMessage::QUEUE))
-        .with_pubsub()
-        .poll_with_interval(settings.poll_interval);
     let monitor = Monitor::new()
         .shutdown_timeout(Duration::from_secs(30))
         .register(move |restart| {
+            // Built afresh for each start: `PollWith` is only `Clone` when its strategy is,
+            // and `.clone()` on it silently derefs to the bare storage, dropping the wake-ups.
+            let backend = PostgresStorage::<SlackMessage>::new(&ctx.pool)
+                .with_config(Config::default().queue(SlackMessage::QUEUE))
+                .with_pubsub()
+                .poll_with_strategy(poll::Tick::every(settings.poll_interval));
             WorkerBuilder::new(format!("{}-{instance}-{restart}", SlackMessage::QUEUE))
-                .backend(storage.clone())
+                .backend(backend)
                 .data(ctx.clone())
                 .concurrency(settings.concurrency)
                 .build(send_slack_message::handle)

@@ -180,7 +180,19 @@ impl Inner {
             counter.add(0, &[]);
         }
         self.active_runs.record(0, &[]);
+        for job_type in JOB_TYPES {
+            for state in JOB_STATES {
+                self.jobs.record(0, &job_labels(job_type, state));
+            }
+        }
     }
+}
+
+fn job_labels(job_type: &'static str, state: &'static str) -> [KeyValue; 2] {
+    [
+        KeyValue::new("job_type", job_type),
+        KeyValue::new("state", state),
+    ]
 }
 
 fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Counter<u64> {
@@ -248,13 +260,10 @@ impl MetricsRefresher {
                     .iter()
                     .find(|(t, s, _)| t == job_type && s == state)
                     .map_or(0, |(_, _, n)| *n);
-                self.metrics.inner.jobs.record(
-                    count,
-                    &[
-                        KeyValue::new("job_type", job_type),
-                        KeyValue::new("state", state),
-                    ],
-                );
+                self.metrics
+                    .inner
+                    .jobs
+                    .record(count, &job_labels(job_type, state));
             }
         }
         Ok(())

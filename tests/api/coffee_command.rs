@@ -1,0 +1,165 @@
+//! `/coffee`: the modal through `views.open`, help, and the usual orders.
+
+use serde_json::Value;
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::helpers::{BOT_TOKEN, spawn_app};
+
+#[tokio::test]
+async fn coffee_opens_the_order_modal_through_views_open() {
+    let app = spawn_app().await;
+    let response = app.slash_command("/coffee", "", "U1", "C1").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.text().await.unwrap().is_empty(),
+        "answered with an empty body"
+    );
+
+    let calls = app.slack_calls("views.open").await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0]["trigger_id"],
+        "13345224609.738474920.8088930838d88f008e0"
+    );
+    let view = &calls[0]["view"];
+    assert_eq!(view["type"], "modal");
+    assert_eq!(view["callback_id"], "coffee_order_modal");
+    let metadata: Value = serde_json::from_str(view["private_metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["channel_id"], "C1");
+    let block_ids: Vec<&str> = view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["block_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(block_ids, ["drink_type", "size", "customizations"]);
+
+    let request = &app.slack.received_requests().await.unwrap()[0];
+    assert_eq!(
+        request
+            .headers
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        format!("Bearer {BOT_TOKEN}")
+    );
+}
+
+#[tokio::test]
+async fn a_returning_user_gets_their_last_order_and_top_three() {
+    let app = spawn_app().await;
+    // Five runs' worth of orders: Latte ×3, Mocha ×1, Espresso ×1 (last).
+    let history = [
+        ("C1", "Latte", "Large", Some("oat milk")),
+        ("C2", "Latte", "Large", Some("oat milk")),
+        ("C3", "Latte", "Large", None),
+        ("C4", "Mocha", "Small", None),
+        ("C5", "Espresso", "Medium", Some("<!channel> double")),
+    ];
+    for (channel, drink, size, custom) in history {
+        let r = app
+            .submit_order("U1", channel, Some(drink), Some(size), custom)
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    app.slash_command("/coffee", "", "U1", "C9").await;
+    let calls = app.slack_calls("views.open").await;
+    let blocks = calls[0]["view"]["blocks"].as_array().unwrap().clone();
+    assert_eq!(blocks[0]["block_id"], "usuals");
+    let usuals = blocks[0]["elements"][0]["text"].as_str().unwrap();
+    assert!(
+        usuals.starts_with("Your usuals: *Large Latte* ×3"),
+        "{usuals}"
+    );
+    assert!(
+        usuals.contains("&lt;!channel&gt; double"),
+        "escaped: {usuals}"
+    );
+    assert!(!usuals.contains("<!channel>"), "{usuals}");
+    assert_eq!(usuals.matches('×').count(), 3, "top 3 only: {usuals}");
+    assert_eq!(blocks[1]["element"]["initial_option"]["value"], "Espresso");
+    assert_eq!(blocks[2]["element"]["initial_option"]["value"], "Medium");
+    assert_eq!(blocks[3]["element"]["initial_value"], "<!channel> double");
+}
+
+#[tokio::test]
+async fn coffee_help_answers_an_ephemeral_usage_text() {
+    let app = spawn_app().await;
+    let response = app.slash_command("/coffee", "help", "U1", "C1").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    assert!(body["text"].as_str().unwrap().contains("/coffee-history"));
+    assert!(app.slack_calls("views.open").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_views_open_gets_an_apology_not_an_error() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/api/views.open"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": false, "error": "expired_trigger_id"})),
+        )
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    let response = app.slash_command("/coffee", "", "U1", "C1").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("try `/coffee` again")
+    );
+}
+
+#[tokio::test]
+async fn malformed_commands_get_invalid_input_never_a_5xx() {
+    let app = spawn_app().await;
+    for body in [
+        "not a form at all %%%".to_owned(),
+        "command=%2Fcoffee&user_id=U1".to_owned(),
+        serde_urlencoded::to_string([
+            ("command", "/coffee"),
+            ("team_id", "T1"),
+            ("channel_id", "C1"),
+            ("user_id", "U1"),
+            ("text", ""),
+        ])
+        .unwrap(),
+    ] {
+        let response = app
+            .post_signed(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                body.clone(),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_input");
+    }
+}
+
+#[tokio::test]
+async fn unknown_commands_get_the_usage_text() {
+    let app = spawn_app().await;
+    let response = app.slash_command("/tea", "", "U1", "C1").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("I don't know `/tea`")
+    );
+}

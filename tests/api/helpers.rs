@@ -1,0 +1,382 @@
+//! Spawns the real service against a fresh PostgreSQL database and a fake Slack Web API.
+
+use std::{future::Future, time::Duration};
+
+use chrono::Utc;
+use clap::Parser;
+use coffeebuddy::{
+    cli::Role,
+    config::Settings,
+    jobs::WorkerSettings,
+    slack::signature,
+    startup::{Application, Options},
+};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-8f742231b10e";
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const WORKSPACE: &str = "T0TEST";
+pub const ROOT_TS: &str = "1700000000.000100";
+
+/// The server tests create their databases on; override with TEST_DATABASE_URL.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[derive(Parser)]
+struct SettingsHarness {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub slack: MockServer,
+    pub http: reqwest::Client,
+    db_name: String,
+    shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Settings as an operator would pass them, plus `extra` flags.
+pub fn test_settings(db_name: &str, slack_url: &str, extra: &[&str]) -> Settings {
+    let database_url = format!("{}/{db_name}", server_url());
+    let slack_api = format!("{slack_url}/api/");
+    let mut args = vec![
+        "coffeebuddy",
+        "--database-url",
+        &database_url,
+        "--bind-addr",
+        "127.0.0.1:0",
+        "--slack-signing-secret",
+        SIGNING_SECRET,
+        "--slack-bot-token",
+        BOT_TOKEN,
+        "--slack-api-url",
+        &slack_api,
+        "--slack-rate-limit-per-min",
+        "60000",
+        "--db-min-connections",
+        "1",
+        "--log-format",
+        "pretty",
+    ];
+    args.extend_from_slice(extra);
+    SettingsHarness::try_parse_from(args)
+        .expect("test settings parse")
+        .settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the whole service (`--role all`) with `extra` settings.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        coffeebuddy::telemetry::init_logging(coffeebuddy::config::LogFormat::Pretty);
+    }
+    let slack = MockServer::start().await;
+    mount_slack_defaults(&slack).await;
+    let db_name = format!("cb_test_{}", Uuid::new_v4().simple());
+    let settings = test_settings(&db_name, &slack.uri(), extra);
+    let options = Options {
+        workers: WorkerSettings {
+            poll_interval: Duration::from_millis(100),
+            concurrency: 4,
+        },
+        metrics_refresh: Duration::from_millis(200),
+    };
+    let app = Application::build(settings, Role::All, options)
+        .await
+        .expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port().expect("an HTTP port"));
+    let pool = app.pool().clone();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        app.run_until(stop).await.expect("the app runs cleanly");
+    });
+    TestApp {
+        address,
+        pool,
+        slack,
+        http: reqwest::Client::new(),
+        db_name,
+        shutdown,
+        handle: Some(handle),
+    }
+}
+
+/// Slack answers `ok` to every method the app calls unless a test mounts otherwise.
+async fn mount_slack_defaults(slack: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/views.open"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "view": {"id": "V1"}})),
+        )
+        .with_priority(10)
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "channel": "C0TEST", "ts": ROOT_TS, "message": {}}),
+            ),
+        )
+        .with_priority(10)
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "channel": "C0TEST", "ts": ROOT_TS})),
+        )
+        .with_priority(10)
+        .mount(slack)
+        .await;
+}
+
+impl TestApp {
+    /// POSTs `body` to `path` signed as Slack signs it.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
+        let timestamp = Utc::now().timestamp().to_string();
+        let signature = signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
+        self.http
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", content_type)
+            .header("X-Slack-Request-Timestamp", timestamp)
+            .header("X-Slack-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// A slash command, with every field Slack sends.
+    pub async fn slash_command(
+        &self,
+        command: &str,
+        text: &str,
+        user_id: &str,
+        channel_id: &str,
+    ) -> reqwest::Response {
+        let body = slash_command_body(command, text, user_id, channel_id);
+        self.post_signed("/slack/commands", "application/x-www-form-urlencoded", body)
+            .await
+    }
+
+    /// An interaction: the JSON payload in the `payload` form field.
+    pub async fn interaction(&self, payload: &Value) -> reqwest::Response {
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await
+    }
+
+    /// Submits the order modal the way Slack does.
+    pub async fn submit_order(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        drink: Option<&str>,
+        size: Option<&str>,
+        customizations: Option<&str>,
+    ) -> reqwest::Response {
+        self.interaction(&view_submission(
+            user_id,
+            channel_id,
+            drink,
+            size,
+            customizations,
+        ))
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// Bodies of the fake Slack's requests to `method` (e.g. `chat.postMessage`).
+    pub async fn slack_calls(&self, slack_method: &str) -> Vec<Value> {
+        let target = format!("/api/{slack_method}");
+        self.slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path() == target)
+            .map(|r| serde_json::from_slice(&r.body).expect("the app sends JSON to Slack"))
+            .collect()
+    }
+
+    /// Jobs of `job_type` per status.
+    pub async fn job_statuses(&self, job_type: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = $1 ORDER BY id")
+            .bind(job_type)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every job has finished (Done, Killed or given-up Failed).
+    pub async fn wait_for_jobs(&self) {
+        eventually("every job to finish", || async {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM apalis.jobs
+                 WHERE status IN ('Pending', 'Queued', 'Running')
+                    OR (status = 'Failed' AND attempts < max_attempts)",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            open == 0
+        })
+        .await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+        // Drop the database from a thread of its own: Drop cannot await, and the test's
+        // runtime may be shutting down.
+        let name = self.db_name.clone();
+        let url = format!("{}/postgres", server_url());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for cleanup");
+            runtime.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    let drop_db = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop_db))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds; fails the test after 20 s.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn slash_command_body(command: &str, text: &str, user_id: &str, channel_id: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        ("team_id", WORKSPACE),
+        ("team_domain", "acme"),
+        ("channel_id", channel_id),
+        ("channel_name", "coffee"),
+        ("user_id", user_id),
+        ("user_name", "ana"),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", "A0TEST"),
+        ("is_enterprise_install", "false"),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T0TEST/1/abc",
+        ),
+        ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+    ])
+    .unwrap()
+}
+
+/// A `view_submission` payload shaped exactly as Slack sends it.
+pub fn view_submission(
+    user_id: &str,
+    channel_id: &str,
+    drink: Option<&str>,
+    size: Option<&str>,
+    customizations: Option<&str>,
+) -> Value {
+    let selected = |v: Option<&str>| {
+        v.map(|v| json!({"text": {"type": "plain_text", "text": v, "emoji": true}, "value": v}))
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "type": "view_submission",
+        "team": {"id": WORKSPACE, "domain": "acme"},
+        "user": {"id": user_id, "username": format!("user-{user_id}"), "name": format!("user-{user_id}"), "team_id": WORKSPACE},
+        "api_app_id": "A0TEST",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "trigger_id": "12466734323.1395872398.8ad5b2b1c8b4a5d0e8f9b7c6",
+        "view": {
+            "id": "V0TEST",
+            "team_id": WORKSPACE,
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": json!({"channel_id": channel_id}).to_string(),
+            "callback_id": "coffee_order_modal",
+            "state": {"values": {
+                "drink_type": {"drink_type": {"type": "static_select", "selected_option": selected(drink)}},
+                "size": {"size": {"type": "radio_buttons", "selected_option": selected(size)}},
+                "customizations": {"customizations": {"type": "plain_text_input", "value": customizations}}
+            }},
+            "hash": "1664900000.abcdEFGH",
+            "title": {"type": "plain_text", "text": "Coffee order", "emoji": true},
+            "clear_on_close": false,
+            "notify_on_close": false,
+            "close": {"type": "plain_text", "text": "Cancel", "emoji": true},
+            "submit": {"type": "plain_text", "text": "Order", "emoji": true},
+            "previous_view_id": null,
+            "root_view_id": "V0TEST",
+            "app_id": "A0TEST",
+            "external_id": "",
+            "app_installed_team_id": WORKSPACE,
+            "bot_id": "B0TEST"
+        },
+        "response_urls": [],
+        "is_enterprise_install": false,
+        "enterprise": null
+    })
+}

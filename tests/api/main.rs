@@ -1,0 +1,8 @@
+//! Integration tests: one binary, each test against its own PostgreSQL database, a fake
+//! Slack Web API and the real service. `TEST_LOG=1` shows the service's logs.
+
+mod coffee_command;
+mod helpers;
+mod http_surface;
+mod order_submission;
+mod slack_delivery;

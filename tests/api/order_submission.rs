@@ -1,0 +1,457 @@
+//! Order submission through `/slack/interactions`, down to the rows, the outbox and the
+//! messages Slack receives.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    event_type: String,
+    topic: String,
+    message_key: String,
+    payload: Value,
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A modal submission's raw choices and the blocks that must get an error.
+type BadOrder<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<&'a str>,
+);
+
+use crate::helpers::{ROOT_TS, WORKSPACE, eventually, spawn_app, view_submission};
+
+#[tokio::test]
+async fn the_first_order_starts_a_run_and_posts_its_root_message() {
+    let app = spawn_app().await;
+    let response = app
+        .submit_order("U1", "C1", Some("Latte"), Some("Large"), Some("oat milk"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_action"], "update");
+    assert_eq!(body["view"]["type"], "modal");
+    let confirmation = body["view"]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert_eq!(
+        confirmation,
+        "☕ Your order is in: *Large Latte (oat milk)*\nCoffee run in <#C1>: 1 order so far."
+    );
+
+    // The rows.
+    let user: (String, Option<String>) = sqlx::query_as("SELECT user_id, display_name FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(user, ("U1".into(), Some("user-U1".into())));
+    let (run_id, workspace, channel, initiator, status): (Uuid, String, String, String, String) =
+        sqlx::query_as(
+            "SELECT run_id, workspace_id, channel_id, initiator_user_id, status::text FROM coffee_runs",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            workspace.as_str(),
+            channel.as_str(),
+            initiator.as_str(),
+            status.as_str()
+        ),
+        (WORKSPACE, "C1", "U1", "active")
+    );
+    let (order_id, drink, size, custom): (Uuid, String, String, Option<String>) = sqlx::query_as(
+        "SELECT order_id, drink_type, size, customizations FROM orders WHERE run_id = $1 AND user_id = 'U1'",
+    )
+    .bind(run_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (drink.as_str(), size.as_str(), custom.as_deref()),
+        ("Latte", "Large", Some("oat milk"))
+    );
+    let preference: (String, String, i32) = sqlx::query_as(
+        "SELECT drink_type, size, order_count FROM user_preferences WHERE user_id = 'U1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(preference, ("Latte".into(), "Large".into(), 1));
+
+    // Audit and outbox, one per event, the same payload in both.
+    let audit: Vec<(String, Option<String>, Option<Uuid>, Value)> = sqlx::query_as(
+        "SELECT event_type, user_id, run_id, payload FROM audit_logs ORDER BY timestamp, event_type DESC",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let audit_types: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(audit_types, ["run_created", "order_placed"]);
+    assert!(
+        audit
+            .iter()
+            .all(|a| a.1.as_deref() == Some("U1") && a.2 == Some(run_id))
+    );
+    let outbox: Vec<OutboxRow> = sqlx::query_as(
+        "SELECT event_type, topic, message_key, payload, published_at FROM outbox ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(
+        (outbox[0].event_type.as_str(), outbox[0].topic.as_str()),
+        ("coffee.run.created", "coffee.orders")
+    );
+    assert_eq!(outbox[0].payload["initiator_user_id"], "U1");
+    let placed = &outbox[1];
+    assert_eq!(
+        (placed.event_type.as_str(), placed.topic.as_str()),
+        ("coffee.order.placed", "coffee.orders")
+    );
+    assert_eq!(placed.message_key, run_id.to_string(), "keyed by run_id");
+    assert!(placed.published_at.is_none(), "waits for the relay");
+    let event = &placed.payload;
+    for (field, expected) in [
+        ("event_type", json!("coffee.order.placed")),
+        ("run_id", json!(run_id)),
+        ("workspace_id", json!(WORKSPACE)),
+        ("channel_id", json!("C1")),
+        ("user_id", json!("U1")),
+        ("order_id", json!(order_id)),
+        ("drink_type", json!("Latte")),
+        ("size", json!("Large")),
+        ("customizations", json!("oat milk")),
+    ] {
+        assert_eq!(event[field], expected, "{field}");
+    }
+    assert!(Uuid::parse_str(event["event_id"].as_str().unwrap()).is_ok());
+    assert!(chrono::DateTime::parse_from_rfc3339(event["timestamp"].as_str().unwrap()).is_ok());
+    assert_eq!(audit[1].3, *event, "the audit row holds the full event");
+
+    // The root message, posted by a job, its ts stored as the run's thread.
+    app.wait_for_jobs().await;
+    let posts = app.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["channel"], "C1");
+    assert_eq!(posts[0]["text"], "☕ Coffee run started by <@U1> — 1 order");
+    assert_eq!(
+        posts[0]["blocks"][1]["text"]["text"],
+        "• <@U1>: Large Latte (oat milk)"
+    );
+    let thread_ts: Option<String> = sqlx::query_scalar("SELECT thread_ts FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(thread_ts.as_deref(), Some(ROOT_TS));
+    assert!(
+        app.metrics()
+            .await
+            .contains("orders_total{drink_type=\"Latte\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn later_orders_join_the_run_and_update_the_root_message() {
+    let app = spawn_app().await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    app.wait_for_jobs().await;
+    let response = app
+        .submit_order("U2", "C1", Some("Mocha"), Some("Small"), None)
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["view"]["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("2 orders so far.")
+    );
+    app.wait_for_jobs().await;
+
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(runs, 1);
+    let outbox: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox,
+        [
+            "coffee.run.created",
+            "coffee.order.placed",
+            "coffee.order.placed"
+        ]
+    );
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 1);
+    let updates = app.slack_calls("chat.update").await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["ts"], ROOT_TS);
+    assert_eq!(updates[0]["channel"], "C1");
+    assert_eq!(
+        updates[0]["blocks"][1]["text"]["text"],
+        "• <@U1>: Large Latte\n• <@U2>: Small Mocha"
+    );
+}
+
+#[tokio::test]
+async fn a_second_submission_replaces_the_users_order() {
+    let app = spawn_app().await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    let response = app
+        .submit_order("U1", "C1", Some("Latte"), Some("Large"), Some("extra shot"))
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let text = body["view"]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("☕ Your order was updated: *Large Latte (extra shot)*"),
+        "{text}"
+    );
+    let orders: Vec<Option<String>> = sqlx::query_scalar("SELECT customizations FROM orders")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, [Some("extra shot".to_owned())]);
+    let count: i32 = sqlx::query_scalar("SELECT order_count FROM user_preferences")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "a changed order is still one coffee");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_first_orders_make_one_run_of_twenty_orders() {
+    let app = spawn_app().await;
+    let submissions = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            app.submit_order(
+                &format!("U{i:02}"),
+                "C1",
+                Some("Americano"),
+                Some("Medium"),
+                None,
+            )
+            .await
+        }
+    });
+    let responses = futures::future::join_all(submissions).await;
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["response_action"], "update", "{body}");
+    }
+    let runs: Vec<Uuid> = sqlx::query_scalar("SELECT run_id FROM coffee_runs")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    let orders: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT user_id) FROM orders WHERE run_id = $1")
+            .bind(runs[0])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(orders, 20);
+    let events: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM outbox GROUP BY event_type ORDER BY event_type",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            ("coffee.order.placed".to_owned(), 20),
+            ("coffee.run.created".to_owned(), 1)
+        ]
+    );
+
+    app.wait_for_jobs().await;
+    assert_eq!(
+        app.slack_calls("chat.postMessage").await.len(),
+        1,
+        "one root message"
+    );
+    // Whatever the interleaving, the last message Slack got lists all twenty orders.
+    let last = app
+        .slack_calls("chat.update")
+        .await
+        .pop()
+        .unwrap_or_else(|| panic!("no update; posts: {:?}", 0));
+    let listed: usize = last["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            b["block_id"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("run_orders_")
+        })
+        .map(|b| b["text"]["text"].as_str().unwrap().lines().count())
+        .sum();
+    assert_eq!(listed, 20);
+}
+
+#[tokio::test]
+async fn each_bad_field_gets_its_error_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let long = "x".repeat(201);
+    let cases: Vec<BadOrder> = vec![
+        (None, Some("Large"), None, vec!["drink_type"]),
+        (Some("Bubble tea"), Some("Large"), None, vec!["drink_type"]),
+        (Some("Latte"), None, None, vec!["size"]),
+        (Some("Latte"), Some("Venti"), None, vec!["size"]),
+        (
+            Some("Latte"),
+            Some("Large"),
+            Some(&long),
+            vec!["customizations"],
+        ),
+        (
+            None,
+            None,
+            Some(&long),
+            vec!["customizations", "drink_type", "size"],
+        ),
+    ];
+    for (drink, size, custom, fields) in cases {
+        let response = app.submit_order("U1", "C1", drink, size, custom).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["response_action"], "errors");
+        let mut got: Vec<&str> = body["errors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, fields, "{drink:?} {size:?}");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM coffee_runs) + (SELECT count(*) FROM outbox)")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test]
+async fn malformed_interactions_get_invalid_input_never_a_5xx() {
+    let app = spawn_app().await;
+    let mut no_team = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    no_team["team"] = Value::Null;
+    no_team["user"].as_object_mut().unwrap().remove("team_id");
+    let mut no_channel = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    no_channel["view"]["private_metadata"] = json!("");
+    let mut garbled_channel = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    garbled_channel["view"]["private_metadata"] = json!("{\"channel_id\": 5}");
+
+    for payload in [no_team, no_channel, garbled_channel] {
+        let response = app.interaction(&payload).await;
+        assert_eq!(response.status(), 422);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_input");
+    }
+    for body in [
+        "nopayload=1",
+        "payload=not-json",
+        "payload=%7B%22type%22%3A5%7D",
+    ] {
+        let response = app
+            .post_signed(
+                "/slack/interactions",
+                "application/x-www-form-urlencoded",
+                body.into(),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{body}");
+    }
+    // Other modals and other interaction types are acknowledged and ignored.
+    let mut other_modal = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    other_modal["view"]["callback_id"] = json!("something_else");
+    for payload in [
+        other_modal,
+        json!({"type": "view_closed", "user": {"id": "U1"}}),
+    ] {
+        let response = app.interaction(&payload).await;
+        assert_eq!(response.status(), 200);
+    }
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+}
+
+#[tokio::test]
+async fn orders_are_refused_once_a_runner_is_assigned() {
+    let app = spawn_app().await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    sqlx::query("UPDATE coffee_runs SET runner_user_id = 'U1', assigned_at = NOW()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let response = app
+        .submit_order("U2", "C1", Some("Mocha"), Some("Small"), None)
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_action"], "errors");
+    assert!(
+        body["errors"]["drink_type"]
+            .as_str()
+            .unwrap()
+            .contains("runner has already been picked")
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 1);
+}
+
+#[tokio::test]
+async fn user_text_is_escaped_before_it_reaches_slack() {
+    let app = spawn_app().await;
+    let sneaky = "<!channel> & <https://evil.example|click>";
+    let response = app
+        .submit_order("U1", "C1", Some("Latte"), Some("Large"), Some(sneaky))
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let confirmation = body["view"]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(!confirmation.contains("<!channel>"), "{confirmation}");
+    app.wait_for_jobs().await;
+    let post = &app.slack_calls("chat.postMessage").await[0];
+    let line = post["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert_eq!(
+        line,
+        "• <@U1>: Large Latte (&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;)"
+    );
+    // Stored as typed: escaping is for Slack, not for the data.
+    let stored: String = sqlx::query_scalar("SELECT customizations FROM orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, sneaky);
+}
+
+#[tokio::test]
+async fn the_active_runs_gauge_counts_runs() {
+    let app = spawn_app().await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    app.submit_order("U2", "C2", Some("Latte"), Some("Large"), None)
+        .await;
+    eventually("active_runs to reach 2", || async {
+        app.metrics().await.lines().any(|l| l == "active_runs 2")
+    })
+    .await;
+}

@@ -1,0 +1,134 @@
+//! `send-slack-message`: retries on 429 and transient errors, gives up on permanent ones,
+//! and paces calls under SLACK_RATE_LIMIT_PER_MIN.
+
+use std::time::Duration;
+
+use coffeebuddy::{
+    jobs::{self, SlackMessage},
+    slack::{SlackPacer, pacer::Slot},
+};
+use serde_json::json;
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::helpers::{TestApp, eventually, spawn_app};
+
+async fn enqueue_post(app: &TestApp, text: &str) {
+    let mut conn = app.pool.acquire().await.unwrap();
+    jobs::enqueue(
+        &mut conn,
+        &SlackMessage::Post {
+            channel: "U1".into(),
+            text: text.into(),
+            blocks: None,
+            thread_ts: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_retry_after_and_delivered_once() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    enqueue_post(&app, "hello").await;
+    app.wait_for_jobs().await;
+
+    let calls = app.slack_calls("chat.postMessage").await;
+    assert_eq!(calls.len(), 2, "one 429, then one delivery");
+    assert!(calls.iter().all(|c| c["text"] == "hello"));
+    assert_eq!(app.job_statuses("send-slack-message").await, ["Done"]);
+    let metrics = app.metrics().await;
+    assert_eq!(counter(&metrics, "slack_rate_limit_events_total"), 1.0);
+    // The retry waited for Retry-After rather than hammering Slack.
+    let requests = app.slack.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_with_backoff_then_delivered() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    enqueue_post(&app, "after an outage").await;
+    app.wait_for_jobs().await;
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 3);
+    assert_eq!(app.job_statuses("send-slack-message").await, ["Done"]);
+}
+
+#[tokio::test]
+async fn a_permanent_slack_error_fails_the_job_at_once() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+        )
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    enqueue_post(&app, "nobody home").await;
+    eventually("the job to be given up", || async {
+        app.job_statuses("send-slack-message").await == ["Killed"]
+    })
+    .await;
+    // Give a wrongly retried job time to show itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.slack_calls("chat.postMessage").await.len(),
+        1,
+        "not retried"
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        counter(&metrics, "errors_total{error_type=\"slack_api\"}"),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn the_pacer_spaces_calls_to_the_configured_rate() {
+    let app = spawn_app().await;
+    // One call a minute: the first slot is free, the next is a minute away.
+    let pacer = SlackPacer::new(app.pool.clone(), 1);
+    assert_eq!(
+        pacer.reserve(Duration::ZERO).await.unwrap(),
+        Slot::Reserved(Duration::ZERO)
+    );
+    match pacer.reserve(Duration::from_secs(5)).await.unwrap() {
+        Slot::Busy(retry_in) => assert!(
+            (Duration::from_secs(50)..=Duration::from_secs(60)).contains(&retry_in),
+            "{retry_in:?}"
+        ),
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    // A call that cannot wait takes a slot anyway and pushes the queue back.
+    pacer.take_now().await.unwrap();
+    match pacer.reserve(Duration::ZERO).await.unwrap() {
+        Slot::Busy(retry_in) => assert!(retry_in > Duration::from_secs(100), "{retry_in:?}"),
+        other => panic!("expected Busy, got {other:?}"),
+    }
+}
