@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs CoffeeBuddy's whole test suite: makes sure the local PostgreSQL answers (starting it
+# if it does not), then runs every unit and integration test against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ensure-postgres.sh
+
+# Unit tests check the configuration defaults, so the service's own variables must not
+# leak in from the caller's shell. Tests find PostgreSQL through TEST_DATABASE_URL.
+for var in DATABASE_URL DB_MAX_CONNECTIONS DB_MIN_CONNECTIONS DB_ACQUIRE_TIMEOUT_SECS BIND_ADDR \
+    SLACK_SIGNING_SECRET SLACK_BOT_TOKEN SLACK_API_URL SLACK_RATE_LIMIT_PER_MIN KAFKA_BROKERS \
+    KAFKA_CREATE_TOPICS VAULT_ADDR VAULT_ROLE VAULT_AUTH_MOUNT VAULT_KV_MOUNT VAULT_K8S_TOKEN_PATH \
+    OIDC_ISSUER OIDC_JWKS_URL OIDC_AUDIENCE ASSIGN_WINDOW_SECS ASSIGN_MAX_ORDERS REMINDER_DELAY_SECS \
+    FAIRNESS_WINDOW_DAYS ACTIVE_WINDOW_DAYS AUDIT_RETENTION_DAYS FAIRNESS_POLICY \
+    CIRCUIT_FAILURE_THRESHOLD CIRCUIT_OPEN_SECS LOG_FORMAT MIGRATE_ON_START; do
+  unset "$var"
+done
+
+exec cargo test --all-targets "$@"
