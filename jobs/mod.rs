@@ -4,8 +4,11 @@
 //! Jobs are enqueued with [`enqueue`] inside the caller's transaction, so a state change
 //! and the work it causes commit together or not at all.
 
+pub mod assign_runner;
 mod poll;
+pub mod prune_audit;
 pub mod retry;
+pub mod send_reminder;
 pub mod send_slack_message;
 
 use std::time::Duration;
@@ -19,12 +22,21 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     slack::{SlackClient, SlackPacer},
     telemetry::Metrics,
+    workflows::RunRules,
 };
 
+pub use assign_runner::AssignRunner;
+pub use prune_audit::PruneAudit;
+pub use send_reminder::SendReminder;
 pub use send_slack_message::SlackMessage;
 
 /// Every job type, as stored in `apalis.jobs.job_type`.
-pub const JOB_TYPES: [&str; 1] = [SlackMessage::QUEUE];
+pub const JOB_TYPES: [&str; 4] = [
+    AssignRunner::QUEUE,
+    SendReminder::QUEUE,
+    SlackMessage::QUEUE,
+    PruneAudit::QUEUE,
+];
 
 /// A job payload and where it is queued.
 pub trait Job: Serialize {
@@ -61,15 +73,22 @@ pub struct JobContext {
     pub slack: SlackClient,
     pub pacer: SlackPacer,
     pub metrics: Metrics,
+    pub rules: RunRules,
+    pub audit_retention_days: u32,
 }
 
+/// Daily at 03:00 UTC.
+pub const DEFAULT_PRUNE_SCHEDULE: &str = "0 0 3 * * *";
+
 /// How workers find due jobs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// LISTEN/NOTIFY wakes workers for jobs due now; this poll catches delayed ones.
     pub poll_interval: Duration,
     /// Jobs one worker runs at once.
     pub concurrency: usize,
+    /// When `prune-audit` runs (cron, seconds first).
+    pub prune_schedule: cron::Schedule,
 }
 
 impl Default for WorkerSettings {
@@ -77,6 +96,9 @@ impl Default for WorkerSettings {
         Self {
             poll_interval: Duration::from_secs(1),
             concurrency: 4,
+            prune_schedule: DEFAULT_PRUNE_SCHEDULE
+                .parse()
+                .expect("the default prune schedule parses"),
         }
     }
 }
@@ -89,21 +111,45 @@ pub async fn run_workers(
 ) -> Result<(), std::io::Error> {
     // Worker names are advisory locks in apalis: unique per process and per restart.
     let instance = uuid::Uuid::new_v4().simple().to_string();
+    // Backends are built afresh for each start: `PollWith` is only `Clone` when its
+    // strategy is, and `.clone()` on it silently derefs to the bare storage, dropping the
+    // wake-ups (seen here: delayed jobs waited for the 30 s heartbeat).
+    macro_rules! worker {
+        ($job:ty, $handler:path) => {{
+            let ctx = ctx.clone();
+            let settings = settings.clone();
+            let instance = instance.clone();
+            move |restart: usize| {
+                let backend = PostgresStorage::<$job>::new(&ctx.pool)
+                    .with_config(Config::default().queue(<$job>::QUEUE))
+                    .with_pubsub()
+                    .poll_with_strategy(poll::Tick::every(settings.poll_interval));
+                WorkerBuilder::new(format!("{}-{instance}-{restart}", <$job>::QUEUE))
+                    .backend(backend)
+                    .data(ctx.clone())
+                    .concurrency(settings.concurrency)
+                    .build($handler)
+            }
+        }};
+    }
+    let cron = {
+        let ctx = ctx.clone();
+        let schedule = settings.prune_schedule.clone();
+        let instance = instance.clone();
+        move |restart: usize| {
+            WorkerBuilder::new(format!("prune-audit-cron-{instance}-{restart}"))
+                .backend(apalis_cron::CronScheduler::new(schedule.clone()))
+                .data(ctx.pool.clone())
+                .build(prune_audit::on_tick)
+        }
+    };
     let monitor = Monitor::new()
         .shutdown_timeout(Duration::from_secs(30))
-        .register(move |restart| {
-            // Built afresh for each start: `PollWith` is only `Clone` when its strategy is,
-            // and `.clone()` on it silently derefs to the bare storage, dropping the wake-ups.
-            let backend = PostgresStorage::<SlackMessage>::new(&ctx.pool)
-                .with_config(Config::default().queue(SlackMessage::QUEUE))
-                .with_pubsub()
-                .poll_with_strategy(poll::Tick::every(settings.poll_interval));
-            WorkerBuilder::new(format!("{}-{instance}-{restart}", SlackMessage::QUEUE))
-                .backend(backend)
-                .data(ctx.clone())
-                .concurrency(settings.concurrency)
-                .build(send_slack_message::handle)
-        });
+        .register(worker!(SlackMessage, send_slack_message::handle))
+        .register(worker!(AssignRunner, assign_runner::handle))
+        .register(worker!(SendReminder, send_reminder::handle))
+        .register(worker!(PruneAudit, prune_audit::handle))
+        .register(cron);
     monitor
         .run_with_signal(async move {
             shutdown.cancelled().await;

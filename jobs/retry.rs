@@ -48,6 +48,14 @@ impl RetryPolicy {
             .unwrap_or_else(|| self.backoff(attempt))
     }
 
+    /// Jobs that only touch the database: a lost connection heals within minutes.
+    pub const DATABASE: RetryPolicy = RetryPolicy {
+        max_attempts: 10,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+        max_retry_after: Duration::from_secs(60),
+    };
+
     pub fn exhausted(&self, attempt: usize) -> bool {
         attempt >= self.max_attempts
     }
@@ -72,6 +80,23 @@ pub async fn retry_later(
         // Could not store the wait: fail plainly; apalis retries until max_attempts.
         Err(err) => Box::new(err),
     }
+}
+
+/// Retries after `policy`'s backoff, or gives up once its attempts are spent.
+pub async fn after_failure(
+    pool: &PgPool,
+    task_id: &TaskId,
+    attempt: usize,
+    policy: RetryPolicy,
+    error: impl Into<BoxDynError> + std::fmt::Display,
+) -> BoxDynError {
+    if policy.exhausted(attempt) {
+        tracing::error!(%task_id, attempt, %error, "job given up after every retry");
+        return give_up(error);
+    }
+    let wait = policy.backoff(attempt);
+    tracing::warn!(%task_id, attempt, %error, retry_in_secs = wait.as_secs_f64(), "job will be retried");
+    retry_later(pool, task_id, wait, error).await
 }
 
 /// Ends the job for good.

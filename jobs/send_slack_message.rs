@@ -26,6 +26,19 @@ pub enum SlackMessage {
     /// Post the run's root message, or refresh it with the current orders. `version` is the
     /// run's `summary_version` when this job was queued; an older job skips itself.
     RunSummary { run_id: Uuid, version: i32 },
+    /// A reply in the run's thread; waits for the root message if it is not posted yet.
+    RunThreadReply {
+        run_id: Uuid,
+        text: String,
+        #[serde(default)]
+        blocks: Option<Value>,
+    },
+    /// A message only `user` sees (refusals and confirmations of button clicks).
+    Ephemeral {
+        channel: String,
+        user: String,
+        text: String,
+    },
     /// A prepared message: a DM (`channel` = a user id) or a reply in a thread.
     Post {
         channel: String,
@@ -101,6 +114,35 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
         SlackMessage::RunSummary { run_id, version } => {
             refresh_run_summary(ctx, *run_id, *version).await
         }
+        SlackMessage::RunThreadReply {
+            run_id,
+            text,
+            blocks,
+        } => {
+            let mut conn = ctx.pool.acquire().await?;
+            let Some(run) = runs::find(&mut conn, *run_id).await? else {
+                return Ok(Delivered::Skipped);
+            };
+            drop(conn);
+            let Some(thread_ts) = run.thread_ts else {
+                // The root message job has not posted yet; it will soon.
+                return Err(DeliveryError::NotYet(Duration::from_secs(1)));
+            };
+            wait_for_slot(ctx).await?;
+            ctx.slack
+                .post_message(&run.channel_id, text, blocks.as_ref(), Some(&thread_ts))
+                .await?;
+            Ok(Delivered::Sent)
+        }
+        SlackMessage::Ephemeral {
+            channel,
+            user,
+            text,
+        } => {
+            wait_for_slot(ctx).await?;
+            ctx.slack.post_ephemeral(channel, user, text).await?;
+            Ok(Delivered::Sent)
+        }
         SlackMessage::Post {
             channel,
             text,
@@ -149,7 +191,13 @@ async fn refresh_run_summary(
             customizations: o.customizations,
         })
         .collect();
-    let (text, blocks) = views::run_summary(&run.initiator_user_id, &lines);
+    let view = views::RunView {
+        run_id,
+        initiator_user_id: &run.initiator_user_id,
+        status: &run.status,
+        runner_user_id: run.runner_user_id.as_deref(),
+    };
+    let (text, blocks) = views::run_summary(&view, &lines);
 
     wait_for_slot(ctx).await?;
     match run.thread_ts.as_deref() {

@@ -105,6 +105,9 @@ pub struct Settings {
     /// Audit rows older than this many days are pruned.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", value_name = "AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub audit_retention_days: u32,
+    /// When `prune-audit` runs: cron with seconds first (`sec min hour day month weekday`).
+    #[arg(long, env = "PRUNE_AUDIT_SCHEDULE", value_name = "PRUNE_AUDIT_SCHEDULE", default_value = "0 0 3 * * *", value_parser = parse_schedule)]
+    pub prune_audit_schedule: cron::Schedule,
     /// How the runner is chosen.
     #[arg(
         long,
@@ -209,6 +212,12 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
         return Err("must not be empty".into());
     }
     Ok(SecretString::from(value.to_owned()))
+}
+
+fn parse_schedule(value: &str) -> Result<cron::Schedule, String> {
+    value
+        .parse()
+        .map_err(|e| format!("not a cron schedule with seconds first (e.g. \"0 0 3 * * *\"): {e}"))
 }
 
 fn parse_non_empty(value: &str) -> Result<String, String> {

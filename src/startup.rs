@@ -19,6 +19,7 @@ use crate::{
     slack::{SlackClient, SlackPacer},
     storage::{self, DatabaseError},
     telemetry::{self, Metrics, MetricsRefresher},
+    workflows::RunRules,
 };
 
 /// In-flight requests get this long to finish after shutdown begins.
@@ -41,7 +42,7 @@ pub enum StartError {
 }
 
 /// Knobs that are not configuration: tests and the demo turn them for speed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub workers: WorkerSettings,
     /// How often `active_runs` and `jobs` are re-read from the database.
@@ -64,16 +65,18 @@ pub struct Application {
     port: Option<u16>,
     pool: PgPool,
     state: AppState,
+    audit_retention_days: u32,
 }
 
 impl Application {
     pub async fn build(
         settings: Settings,
         role: Role,
-        options: Options,
+        mut options: Options,
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Config)?;
         let signing_secret = signing_secret(&settings, role)?;
+        options.workers.prune_schedule = settings.prune_audit_schedule.clone();
         if settings.slack_bot_token.is_none() {
             tracing::warn!("SLACK_BOT_TOKEN is not set: every Slack call will fail until it is");
         }
@@ -93,6 +96,7 @@ impl Application {
             ),
             pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
             signing_secret: Arc::new(signing_secret),
+            rules: RunRules::from(&settings),
             metrics,
             pool: pool.clone(),
         };
@@ -114,6 +118,7 @@ impl Application {
             (None, None)
         };
         Ok(Self {
+            audit_retention_days: settings.audit_retention_days,
             role,
             options,
             acceptor,
@@ -159,10 +164,12 @@ impl Application {
                 slack: self.state.slack.clone(),
                 pacer: self.state.pacer.clone(),
                 metrics: self.state.metrics.clone(),
+                rules: self.state.rules,
+                audit_retention_days: self.audit_retention_days,
             };
             tasks.spawn(jobs::run_workers(
                 ctx,
-                self.options.workers,
+                self.options.workers.clone(),
                 shutdown.clone(),
             ));
         }

@@ -2,6 +2,7 @@
 
 mod error;
 mod health;
+mod slack_actions;
 mod slack_auth;
 mod slack_commands;
 mod slack_events;

@@ -3,18 +3,26 @@
 use std::time::Instant;
 
 use poem::{
-    Response, Result, handler,
+    IntoResponse, Response, Result, handler,
     web::{Data, Json},
 };
 
 use super::{error::ApiError, state::AppState};
 use crate::{
     slack::{
+        escape::escape,
         payloads::{OrderModalMetadata, SlashCommand},
         views::{self, HELP_TEXT},
     },
-    workflows::order_form,
+    storage::runs,
+    workflows::{
+        Actor, order_form,
+        run_controls::{Cancellation, cancel_run},
+    },
 };
+
+/// How many runs `/coffee-history` shows (REQ-014).
+const HISTORY_LENGTH: i64 = 10;
 
 #[handler]
 pub async fn commands(state: Data<&AppState>, body: Vec<u8>) -> Result<Response> {
@@ -23,11 +31,10 @@ pub async fn commands(state: Data<&AppState>, body: Vec<u8>) -> Result<Response>
         .map_err(|e| ApiError::InvalidInput(format!("not a slash command form: {e}")))?;
     let (label, answer) = match command.command.as_str() {
         "/coffee" => ("/coffee", coffee(&state, &command).await),
+        "/coffee-history" => ("/coffee-history", history(&state, &command).await),
+        "/coffee-cancel" => ("/coffee-cancel", cancel(&state, &command).await),
         other => {
-            let text = format!(
-                "I don't know `{}`.\n{HELP_TEXT}",
-                crate::slack::escape::escape(other)
-            );
+            let text = format!("I don't know `{}`.\n{HELP_TEXT}", escape(other));
             ("other", Ok(ephemeral(&text)))
         }
     };
@@ -77,7 +84,47 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
     }
 }
 
+/// `/coffee-history`: the user's last 10 runs (REQ-014, AC5).
+async fn history(state: &AppState, command: &SlashCommand) -> Result<Response> {
+    let entries = runs::history(&state.pool, &command.user_id, HISTORY_LENGTH)
+        .await
+        .map_err(|e| ApiError::from_database("coffee history", &e))?;
+    let lines: Vec<views::HistoryLine> = entries
+        .into_iter()
+        .map(|e| views::HistoryLine {
+            channel_id: e.channel_id,
+            status: e.status,
+            created_at: e.created_at,
+            runner_user_id: e.runner_user_id,
+            order_count: e.order_count,
+        })
+        .collect();
+    Ok(Json(views::history(&lines)).into_response())
+}
+
+/// `/coffee-cancel`: the initiator or the runner cancels the channel's run (REQ-015).
+async fn cancel(state: &AppState, command: &SlashCommand) -> Result<Response> {
+    let run = runs::find_active(&state.pool, &command.team_id, &command.channel_id)
+        .await
+        .map_err(|e| ApiError::from_database("find the channel's run", &e))?;
+    let Some(run) = run else {
+        return Ok(ephemeral("There's no active coffee run in this channel."));
+    };
+    let outcome = cancel_run(&state.pool, run.run_id, Actor::user(&command.user_id))
+        .await
+        .map_err(|e| ApiError::from_database("cancel run", &e))?;
+    Ok(ephemeral(&match outcome {
+        Cancellation::Cancelled => "You cancelled the coffee run.".to_owned(),
+        Cancellation::NotAllowed { initiator } => format!(
+            "Only the run's initiator (<@{}>) or its runner can cancel it.",
+            escape(&initiator)
+        ),
+        Cancellation::AlreadyOver { .. } | Cancellation::NotFound => {
+            "There's no active coffee run in this channel.".to_owned()
+        }
+    }))
+}
+
 fn ephemeral(text: &str) -> Response {
-    use poem::IntoResponse;
     Json(views::ephemeral(text)).into_response()
 }

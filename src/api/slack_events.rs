@@ -1,15 +1,19 @@
 //! `POST /slack/events`: the Events API.
 
 use poem::{
-    IntoResponse, Response, Result, handler,
+    IntoResponse, Request, Response, Result, handler,
     web::{Data, Json},
 };
 use serde_json::{Value, json};
 
 use super::{error::ApiError, state::AppState};
+use crate::{
+    jobs::{self, SlackMessage},
+    slack::{payloads::EventCallback, views::HELP_TEXT},
+};
 
 #[handler]
-pub async fn events(_state: Data<&AppState>, body: Vec<u8>) -> Result<Response> {
+pub async fn events(state: Data<&AppState>, req: &Request, body: Vec<u8>) -> Result<Response> {
     let event: Value = serde_json::from_slice(&body).map_err(|_| {
         ApiError::InvalidInput("the body is not an Events API JSON document".into())
     })?;
@@ -21,8 +25,56 @@ pub async fn events(_state: Data<&AppState>, body: Vec<u8>) -> Result<Response> 
             })?;
             Ok(Json(json!({"challenge": challenge})).into_response())
         }
-        _ => Ok(Response::builder()
-            .status(poem::http::StatusCode::OK)
-            .finish()),
+        Some("event_callback") => {
+            let callback: EventCallback = serde_json::from_value(event)
+                .map_err(|e| ApiError::InvalidInput(format!("not an event callback: {e}")))?;
+            let retry = req.header("x-slack-retry-num");
+            handle_callback(&state, &callback, retry).await?;
+            Ok(acknowledge())
+        }
+        _ => Ok(acknowledge()),
     }
+}
+
+/// Handles each event once: Slack retries deliveries it thinks failed (`X-Slack-Retry-Num`),
+/// so the event id is recorded in the same transaction as the work it causes.
+async fn handle_callback(
+    state: &AppState,
+    callback: &EventCallback,
+    retry: Option<&str>,
+) -> Result<()> {
+    let db = |e: sqlx::Error| ApiError::from_database("event callback", &e);
+    let mut tx = state.pool.begin().await.map_err(db)?;
+    let first_time =
+        sqlx::query("INSERT INTO slack_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(&callback.event_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected()
+            == 1;
+    if !first_time {
+        tracing::info!(event_id = %callback.event_id, retry, "event already handled; ignoring the retry");
+        return Ok(());
+    }
+    let event = &callback.event;
+    if event.kind == "app_mention"
+        && let Some(channel) = event.channel.clone()
+    {
+        let reply = SlackMessage::Post {
+            channel,
+            text: HELP_TEXT.to_owned(),
+            blocks: None,
+            thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
+        };
+        jobs::enqueue(&mut tx, &reply, None).await.map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(())
+}
+
+fn acknowledge() -> Response {
+    Response::builder()
+        .status(poem::http::StatusCode::OK)
+        .finish()
 }

@@ -9,7 +9,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{error::ApiError, state::AppState};
+use super::{error::ApiError, slack_actions, state::AppState};
 use crate::{
     domain::{OrderField, OrderInput, OrderInputError},
     slack::{
@@ -35,7 +35,9 @@ pub async fn interactions(state: Data<&AppState>, body: Vec<u8>) -> Result<Respo
         Interaction::ViewSubmission(submission) => {
             ("view_submission", submit_order(&state, submission).await)
         }
-        Interaction::BlockActions(_) => ("block_actions", Ok(acknowledge())),
+        Interaction::BlockActions(click) => {
+            ("block_actions", slack_actions::handle(&state, click).await)
+        }
         Interaction::Other => return Ok(acknowledge()),
     };
     state
@@ -73,7 +75,7 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
         display_name: submission.user.display_name().map(str::to_owned),
         order,
     };
-    match place_order(&state.pool, &request).await {
+    match place_order(&state.pool, &state.rules, &request).await {
         Ok(placed) => {
             state.metrics.order_placed(request.order.drink_type);
             let view = views::order_confirmation(

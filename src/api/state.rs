@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use crate::{
     slack::{SlackClient, SlackPacer},
     telemetry::Metrics,
+    workflows::RunRules,
 };
 
 /// What request handlers share.
@@ -16,4 +17,5 @@ pub struct AppState {
     pub slack: SlackClient,
     pub pacer: SlackPacer,
     pub signing_secret: Arc<SecretString>,
+    pub rules: RunRules,
 }

@@ -14,6 +14,11 @@ pub enum EventKind {
     RunnerAssigned,
     RunCompleted,
     RunCancelled,
+    /// Audit only, like the three run controls below: no Kafka topic carries them.
+    ReminderSent,
+    Volunteered,
+    OrdersClosed,
+    OptedOut,
 }
 
 impl EventKind {
@@ -25,14 +30,23 @@ impl EventKind {
             EventKind::RunnerAssigned => "coffee.runner.assigned",
             EventKind::RunCompleted => "coffee.run.completed",
             EventKind::RunCancelled => "coffee.run.cancelled",
+            EventKind::ReminderSent => "coffee.reminder.sent",
+            EventKind::Volunteered => "coffee.runner.volunteered",
+            EventKind::OrdersClosed => "coffee.orders.closed",
+            EventKind::OptedOut => "coffee.runner.opted_out",
         }
     }
 
-    pub fn topic(self) -> &'static str {
+    /// The Kafka topic; `None` for events that are only audited.
+    pub fn topic(self) -> Option<&'static str> {
         match self {
-            EventKind::RunCreated | EventKind::OrderPlaced => "coffee.orders",
-            EventKind::RunnerAssigned => "coffee.assignments",
-            EventKind::RunCompleted | EventKind::RunCancelled => "coffee.completions",
+            EventKind::RunCreated | EventKind::OrderPlaced => Some("coffee.orders"),
+            EventKind::RunnerAssigned => Some("coffee.assignments"),
+            EventKind::RunCompleted | EventKind::RunCancelled => Some("coffee.completions"),
+            EventKind::ReminderSent
+            | EventKind::Volunteered
+            | EventKind::OrdersClosed
+            | EventKind::OptedOut => None,
         }
     }
 
@@ -44,6 +58,10 @@ impl EventKind {
             EventKind::RunnerAssigned => "runner_assigned",
             EventKind::RunCompleted => "run_completed",
             EventKind::RunCancelled => "run_cancelled",
+            EventKind::ReminderSent => "reminder_sent",
+            EventKind::Volunteered => "runner_volunteered",
+            EventKind::OrdersClosed => "orders_closed",
+            EventKind::OptedOut => "runner_opted_out",
         }
     }
 }
@@ -113,6 +131,47 @@ impl DomainEvent {
         )
     }
 
+    pub fn runner_assigned(scope: &RunScope, runner_user_id: &str, volunteered: bool) -> Self {
+        Self::new(
+            EventKind::RunnerAssigned,
+            scope,
+            runner_user_id,
+            json!({ "runner_user_id": runner_user_id, "volunteered": volunteered }),
+        )
+    }
+
+    pub fn run_completed(scope: &RunScope, runner_user_id: &str) -> Self {
+        Self::new(
+            EventKind::RunCompleted,
+            scope,
+            runner_user_id,
+            json!({ "runner_user_id": runner_user_id }),
+        )
+    }
+
+    pub fn run_cancelled(scope: &RunScope, cancelled_by_user_id: &str) -> Self {
+        Self::new(
+            EventKind::RunCancelled,
+            scope,
+            cancelled_by_user_id,
+            json!({ "cancelled_by_user_id": cancelled_by_user_id }),
+        )
+    }
+
+    pub fn reminder_sent(scope: &RunScope, runner_user_id: &str) -> Self {
+        Self::new(
+            EventKind::ReminderSent,
+            scope,
+            runner_user_id,
+            json!({ "runner_user_id": runner_user_id }),
+        )
+    }
+
+    /// One of the run controls (`Volunteered`, `OrdersClosed`, `OptedOut`) by `user_id`.
+    pub fn run_control(kind: EventKind, scope: &RunScope, user_id: &str) -> Self {
+        Self::new(kind, scope, user_id, json!({ "user_id": user_id }))
+    }
+
     /// The Kafka value and the audit payload:
     /// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …extra}`.
     pub fn payload(&self) -> Value {
@@ -159,7 +218,58 @@ mod tests {
         assert_eq!(payload["size"], "Large");
         assert_eq!(payload["customizations"], "oat milk");
         assert!(payload["timestamp"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(event.kind.topic(), "coffee.orders");
+        assert_eq!(event.kind.topic(), Some("coffee.orders"));
         assert_eq!(event.kind.audit_type(), "order_placed");
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn topics_follow_the_contract() {
+        for (kind, event_type, topic, audit) in [
+            (
+                EventKind::RunCreated,
+                "coffee.run.created",
+                Some("coffee.orders"),
+                "run_created",
+            ),
+            (
+                EventKind::OrderPlaced,
+                "coffee.order.placed",
+                Some("coffee.orders"),
+                "order_placed",
+            ),
+            (
+                EventKind::RunnerAssigned,
+                "coffee.runner.assigned",
+                Some("coffee.assignments"),
+                "runner_assigned",
+            ),
+            (
+                EventKind::RunCompleted,
+                "coffee.run.completed",
+                Some("coffee.completions"),
+                "run_completed",
+            ),
+            (
+                EventKind::RunCancelled,
+                "coffee.run.cancelled",
+                Some("coffee.completions"),
+                "run_cancelled",
+            ),
+            (
+                EventKind::ReminderSent,
+                "coffee.reminder.sent",
+                None,
+                "reminder_sent",
+            ),
+        ] {
+            assert_eq!(kind.event_type(), event_type);
+            assert_eq!(kind.topic(), topic);
+            assert_eq!(kind.audit_type(), audit);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Types and rules of coffee runs; no I/O here.
 
 mod events;
+pub mod fairness;
 mod order;
 
 pub use events::{DomainEvent, EventKind, RunScope};

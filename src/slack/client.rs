@@ -110,6 +110,17 @@ impl SlackClient {
         }
     }
 
+    /// `chat.postEphemeral`: a message only `user` sees, in `channel`.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), SlackApiError> {
+        let body = json!({"channel": channel, "user": user, "text": text});
+        self.call("chat.postEphemeral", &body, None).await.map(drop)
+    }
+
     /// `chat.update` of a message the bot posted.
     pub async fn update_message(
         &self,
@@ -163,9 +174,19 @@ impl SlackClient {
         if status.is_server_error() {
             return Err(SlackApiError::Transient(format!("{method}: HTTP {status}")));
         }
-        let answer: Value = response.json().await.map_err(|e| {
-            SlackApiError::Transient(format!("{method}: unreadable answer: {}", without_url(e)))
-        })?;
+        let answer: Value = match response.json().await {
+            Ok(answer) => answer,
+            // A 4xx without Slack's JSON (a proxy, a wrong URL) will not heal by retrying.
+            Err(_) if status.is_client_error() => {
+                return Err(SlackApiError::Permanent(format!("{method}: HTTP {status}")));
+            }
+            Err(e) => {
+                return Err(SlackApiError::Transient(format!(
+                    "{method}: unreadable answer: {}",
+                    without_url(e)
+                )));
+            }
+        };
         if answer["ok"].as_bool() == Some(true) {
             return Ok(answer);
         }

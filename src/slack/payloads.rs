@@ -119,7 +119,32 @@ pub struct BlockActions {
     #[serde(default)]
     pub team: Option<Team>,
     #[serde(default)]
+    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub container: Option<Container>,
+    #[serde(default)]
     pub actions: Vec<Action>,
+}
+
+impl BlockActions {
+    /// Where the clicked message lives (a channel, or the DM with the bot).
+    pub fn channel_id(&self) -> Option<&str> {
+        self.channel
+            .as_ref()
+            .map(|c| c.id.as_str())
+            .or_else(|| self.container.as_ref()?.channel_id.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Channel {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub channel_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +152,25 @@ pub struct Action {
     pub action_id: String,
     #[serde(default)]
     pub value: Option<String>,
+}
+
+/// An Events API callback (`event_callback`); only the fields `app_mention` needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventCallback {
+    pub event_id: String,
+    pub event: InnerEvent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InnerEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub ts: Option<String>,
+    #[serde(default)]
+    pub thread_ts: Option<String>,
 }
 
 /// What `/coffee` stores in the modal's `private_metadata`.

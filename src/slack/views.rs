@@ -2,6 +2,7 @@
 //! Every piece of user text passes through [`escape`] before it lands in mrkdwn.
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::escape::{escape, mention};
 use crate::domain::{Customizations, DrinkType, Size, describe_order};
@@ -155,23 +156,81 @@ pub struct SummaryLine {
     pub customizations: Option<String>,
 }
 
-/// The run's root message: who started it and every order so far.
-/// Returns the notification `text` and the `blocks`.
-pub fn run_summary(initiator_user_id: &str, lines: &[SummaryLine]) -> (String, Value) {
+/// Where a run stands, for its root message.
+#[derive(Debug, Clone)]
+pub struct RunView<'a> {
+    pub run_id: Uuid,
+    pub initiator_user_id: &'a str,
+    /// `active`, `completed` or `cancelled`.
+    pub status: &'a str,
+    pub runner_user_id: Option<&'a str>,
+}
+
+pub const ACTION_VOLUNTEER: &str = "volunteer";
+pub const ACTION_CLOSE_ORDERS: &str = "close_orders";
+pub const ACTION_OPT_OUT: &str = "opt_out";
+pub const ACTION_MARK_COMPLETE: &str = "mark_complete";
+
+/// The run's root message: where it stands and every order so far, with the run controls
+/// while orders are open. Returns the notification `text` and the `blocks`.
+pub fn run_summary(run: &RunView<'_>, lines: &[SummaryLine]) -> (String, Value) {
     let count = match lines.len() {
         1 => "1 order".to_owned(),
         n => format!("{n} orders"),
     };
-    let text = format!(
-        "☕ Coffee run started by {} — {count}",
-        mention(initiator_user_id)
-    );
+    let initiator = mention(run.initiator_user_id);
+    let open = run.status == "active" && run.runner_user_id.is_none();
+    let headline = match (run.status, run.runner_user_id) {
+        ("completed", Some(runner)) => format!(
+            "*☕ Coffee run* — completed by {} ({count})",
+            mention(runner)
+        ),
+        ("cancelled", _) => format!("*☕ Coffee run* started by {initiator} — cancelled ({count})"),
+        (_, Some(runner)) => format!(
+            "*☕ Coffee run* started by {initiator} — {} is getting the coffee ({count})",
+            mention(runner)
+        ),
+        _ => format!("*☕ Coffee run* started by {initiator} — {count} so far"),
+    };
+    let text = format!("☕ Coffee run started by {initiator} — {count}");
     let mut blocks = vec![json!({
         "type": "section",
         "block_id": "run_header",
-        "text": {"type": "mrkdwn", "text": format!("*☕ Coffee run* started by {} — {count} so far", mention(initiator_user_id))},
+        "text": {"type": "mrkdwn", "text": headline},
     })];
-    let order_lines: Vec<String> = lines
+    for (i, chunk) in chunk_lines(&order_lines(lines), SECTION_TEXT_LIMIT)
+        .into_iter()
+        .enumerate()
+    {
+        blocks.push(json!({
+            "type": "section",
+            "block_id": format!("run_orders_{i}"),
+            "text": {"type": "mrkdwn", "text": chunk},
+        }));
+    }
+    if open {
+        let run_id = run.run_id.to_string();
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "run_controls",
+            "elements": [
+                button(ACTION_VOLUNTEER, "I'll go", &run_id, Some("primary")),
+                button(ACTION_CLOSE_ORDERS, "Close orders now", &run_id, None),
+                button(ACTION_OPT_OUT, "Can't run today", &run_id, None),
+            ],
+        }));
+        blocks.push(json!({
+            "type": "context",
+            "block_id": "run_hint",
+            "elements": [{"type": "mrkdwn", "text": "Type `/coffee` to add or change your order."}],
+        }));
+    }
+    (text, Value::Array(blocks))
+}
+
+/// "• <@U1>: Large Latte (oat milk)", one per order, user text escaped.
+fn order_lines(lines: &[SummaryLine]) -> Vec<String> {
+    lines
         .iter()
         .map(|l| {
             format!(
@@ -184,23 +243,116 @@ pub fn run_summary(initiator_user_id: &str, lines: &[SummaryLine]) -> (String, V
                 ))
             )
         })
-        .collect();
-    for (i, chunk) in chunk_lines(&order_lines, SECTION_TEXT_LIMIT)
-        .into_iter()
-        .enumerate()
-    {
+        .collect()
+}
+
+/// The thread reply naming the runner, with the order summary.
+pub fn assignment_reply(
+    runner_user_id: &str,
+    volunteered: bool,
+    lines: &[SummaryLine],
+) -> (String, Value) {
+    let how = if volunteered {
+        "volunteered to get"
+    } else {
+        "is getting"
+    };
+    let text = format!("☕ {} {how} the coffee!", mention(runner_user_id));
+    (text.clone(), with_orders(&text, lines, None))
+}
+
+/// The runner's DM: the order list and the Mark Complete button. `reminder` gives the
+/// reminder's wording (REQ-011).
+pub fn runner_dm(
+    run_id: Uuid,
+    channel_id: &str,
+    lines: &[SummaryLine],
+    reminder: bool,
+) -> (String, Value) {
+    let text = if reminder {
+        format!("Reminder: You're the runner for coffee run {run_id}")
+    } else {
+        format!(
+            "☕ You're the runner for the coffee run in <#{}>!",
+            escape(channel_id)
+        )
+    };
+    let actions = json!({
+        "type": "actions",
+        "block_id": "runner_actions",
+        "elements": [button(ACTION_MARK_COMPLETE, "Mark complete", &run_id.to_string(), Some("primary"))],
+    });
+    (text.clone(), with_orders(&text, lines, Some(actions)))
+}
+
+pub fn completion_reply(runner_user_id: &str) -> String {
+    format!("Coffee run completed by {}!", mention(runner_user_id))
+}
+
+pub fn cancellation_reply(user_id: &str) -> String {
+    format!("Coffee run cancelled by {}", mention(user_id))
+}
+
+/// One run of `/coffee-history`.
+#[derive(Debug, Clone)]
+pub struct HistoryLine {
+    pub channel_id: String,
+    pub status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub runner_user_id: Option<String>,
+    pub order_count: i64,
+}
+
+/// `/coffee-history` (REQ-014, AC5): an ephemeral Block Kit message, newest run first.
+pub fn history(lines: &[HistoryLine]) -> Value {
+    if lines.is_empty() {
+        return ephemeral("No coffee runs found");
+    }
+    let mut blocks = vec![json!({
+        "type": "section",
+        "block_id": "history_header",
+        "text": {"type": "mrkdwn", "text": format!("*Your last {} coffee runs*", lines.len())},
+    })];
+    for (i, line) in lines.iter().enumerate() {
+        let when = line.created_at.timestamp();
+        let fallback = line.created_at.format("%Y-%m-%d %H:%M UTC");
+        let runner = line.runner_user_id.as_deref().map_or_else(
+            || "no runner yet".to_owned(),
+            |r| format!("runner {}", mention(r)),
+        );
+        let orders = match line.order_count {
+            1 => "1 order".to_owned(),
+            n => format!("{n} orders"),
+        };
         blocks.push(json!({
             "type": "section",
-            "block_id": format!("run_orders_{i}"),
-            "text": {"type": "mrkdwn", "text": chunk},
+            "block_id": format!("history_{i}"),
+            "text": {"type": "mrkdwn", "text": format!(
+                "<!date^{when}^{{date_short_pretty}} at {{time}}|{fallback}> in <#{}> — {runner}, {orders} ({})",
+                escape(&line.channel_id),
+                escape(&line.status),
+            )},
         }));
     }
-    blocks.push(json!({
-        "type": "context",
-        "block_id": "run_hint",
-        "elements": [{"type": "mrkdwn", "text": "Type `/coffee` to add or change your order."}],
-    }));
-    (text, Value::Array(blocks))
+    json!({"response_type": "ephemeral", "text": format!("Your last {} coffee runs", lines.len()), "blocks": blocks})
+}
+
+fn with_orders(headline: &str, lines: &[SummaryLine], extra: Option<Value>) -> Value {
+    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}})];
+    for chunk in chunk_lines(&order_lines(lines), SECTION_TEXT_LIMIT) {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}));
+    }
+    blocks.extend(extra);
+    Value::Array(blocks)
+}
+
+fn button(action_id: &str, label: &str, value: &str, style: Option<&str>) -> Value {
+    let mut b =
+        json!({"type": "button", "action_id": action_id, "text": plain(label), "value": value});
+    if let Some(style) = style {
+        b["style"] = json!(style);
+    }
+    b
 }
 
 /// Joins lines with newlines into chunks of at most `limit` characters.
@@ -313,8 +465,14 @@ mod tests {
 
     #[test]
     fn the_summary_escapes_orders_and_mentions_users() {
+        let run = RunView {
+            run_id: Uuid::nil(),
+            initiator_user_id: "U1",
+            status: "active",
+            runner_user_id: None,
+        };
         let (text, blocks) = run_summary(
-            "U1",
+            &run,
             &[SummaryLine {
                 user_id: "U2".into(),
                 drink_type: "Latte".into(),
@@ -339,7 +497,13 @@ mod tests {
                 customizations: Some("x".repeat(200)),
             })
             .collect();
-        let (_, blocks) = run_summary("U0", &lines);
+        let run = RunView {
+            run_id: Uuid::nil(),
+            initiator_user_id: "U0",
+            status: "active",
+            runner_user_id: None,
+        };
+        let (_, blocks) = run_summary(&run, &lines);
         let sections: Vec<&Value> = blocks
             .as_array()
             .unwrap()
@@ -365,5 +529,77 @@ mod tests {
             view["blocks"][0]["text"]["text"],
             "☕ Your order is in: *Large Latte (&lt;b&gt;)*\nCoffee run in <#C1>: 3 orders so far."
         );
+    }
+
+    #[test]
+    fn the_root_message_offers_controls_only_while_orders_are_open() {
+        let lines = [SummaryLine {
+            user_id: "U1".into(),
+            drink_type: "Latte".into(),
+            size: "Large".into(),
+            customizations: None,
+        }];
+        let run_id = Uuid::new_v4();
+        let mut run = RunView {
+            run_id,
+            initiator_user_id: "U1",
+            status: "active",
+            runner_user_id: None,
+        };
+        let (_, open) = run_summary(&run, &lines);
+        let controls = open
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block_id"] == "run_controls")
+            .unwrap();
+        let actions: Vec<&str> = controls["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["volunteer", "close_orders", "opt_out"]);
+        assert!(
+            controls["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["value"] == run_id.to_string())
+        );
+
+        run.runner_user_id = Some("U2");
+        let (_, assigned) = run_summary(&run, &lines);
+        assert!(!assigned.to_string().contains("run_controls"));
+        assert!(
+            assigned[0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("<@U2> is getting the coffee")
+        );
+        run.status = "completed";
+        let (_, done) = run_summary(&run, &lines);
+        assert_eq!(
+            done[0]["text"]["text"],
+            "*☕ Coffee run* — completed by <@U2> (1 order)"
+        );
+    }
+
+    #[test]
+    fn the_runner_dm_carries_the_mark_complete_button() {
+        let run_id = Uuid::new_v4();
+        let (text, blocks) = runner_dm(run_id, "C1", &[], true);
+        assert_eq!(
+            text,
+            format!("Reminder: You're the runner for coffee run {run_id}")
+        );
+        let button = &blocks.as_array().unwrap().last().unwrap()["elements"][0];
+        assert_eq!(button["action_id"], "mark_complete");
+        assert_eq!(button["value"], run_id.to_string());
+    }
+
+    #[test]
+    fn empty_history_says_so() {
+        assert_eq!(history(&[])["text"], "No coffee runs found");
     }
 }

@@ -1,10 +1,10 @@
-//! The audit row and the outbox row of a domain event, written together.
+//! The audit row and, for published event types, the outbox row of a domain event,
+//! written together in the caller's transaction.
 
 use sqlx::PgConnection;
 
 use crate::domain::DomainEvent;
 
-/// Writes `event` to `audit_logs` and `outbox` in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, event: &DomainEvent) -> Result<(), sqlx::Error> {
     let payload = event.payload();
     sqlx::query(
@@ -13,7 +13,7 @@ pub async fn record(conn: &mut PgConnection, event: &DomainEvent) -> Result<(), 
              VALUES ($1, $2, $3, $4, $5)
          )
          INSERT INTO outbox (event_id, event_type, topic, message_key, payload, created_at)
-         VALUES ($6, $7, $8, $9, $4, $5)",
+         SELECT $6, $7, $8, $9, $4, $5 WHERE $8::text IS NOT NULL",
     )
     .bind(event.kind.audit_type())
     .bind(event.actor_user_id.as_deref())

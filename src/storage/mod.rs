@@ -4,6 +4,7 @@
 //! database; every query runs in the integration tests against a real PostgreSQL.
 
 pub mod events;
+pub mod fairness;
 pub mod orders;
 mod pool;
 pub mod preferences;

@@ -109,3 +109,159 @@ pub async fn set_thread_ts(
     .await?;
     Ok(updated.rows_affected() == 1)
 }
+
+/// The run, locked until the transaction ends.
+pub async fn lock(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM coffee_runs WHERE run_id = $1 FOR NO KEY UPDATE"
+    ))
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Makes `runner` the run's runner, once (REQ-008's atomic update). Returns the root
+/// message's new version, or `None` if the run has a runner or is no longer active.
+pub async fn set_runner(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    runner: &str,
+    volunteered: bool,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE coffee_runs
+         SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3,
+             summary_version = summary_version + 1
+         WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'
+         RETURNING summary_version",
+    )
+    .bind(run_id)
+    .bind(runner)
+    .bind(volunteered)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ends an active run as `completed` or `cancelled`. Returns the root message's new
+/// version, or `None` if the run was not active.
+pub async fn finish(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    completed: bool,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE coffee_runs
+         SET status = CASE WHEN $2 THEN 'completed'::run_status ELSE 'cancelled'::run_status END,
+             completed_at = CASE WHEN $2 THEN NOW() END,
+             cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END,
+             summary_version = summary_version + 1
+         WHERE run_id = $1 AND status = 'active'
+         RETURNING summary_version",
+    )
+    .bind(run_id)
+    .bind(completed)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Stamps `reminder_sent_at` unless the run is over or was reminded already.
+pub async fn mark_reminded(conn: &mut PgConnection, run_id: Uuid) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE coffee_runs SET reminder_sent_at = NOW()
+         WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
+           AND runner_user_id IS NOT NULL",
+    )
+    .bind(run_id)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Whether `user_id` has an order in the run.
+pub async fn is_participant(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE run_id = $1 AND user_id = $2)")
+        .bind(run_id)
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Leaves `user_id` out of this run's runner candidates (idempotent).
+pub async fn opt_out(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO run_opt_outs (run_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The channel's active run, unlocked.
+pub async fn find_active(
+    pool: &sqlx::PgPool,
+    workspace_id: &str,
+    channel_id: &str,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM coffee_runs WHERE workspace_id = $1 AND channel_id = $2 AND status = 'active'"
+    ))
+    .bind(workspace_id)
+    .bind(channel_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One line of `/coffee-history`.
+#[derive(Debug, Clone, FromRow)]
+pub struct HistoryEntry {
+    pub run_id: Uuid,
+    pub channel_id: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub runner_user_id: Option<String>,
+    pub order_count: i64,
+}
+
+/// The user's last `limit` runs as initiator, runner or participant, newest first (REQ-014).
+pub async fn history(
+    pool: &sqlx::PgPool,
+    user_id: &str,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH mine AS (
+             (SELECT run_id FROM coffee_runs WHERE initiator_user_id = $1
+              ORDER BY created_at DESC LIMIT $2)
+             UNION
+             (SELECT run_id FROM coffee_runs WHERE runner_user_id = $1
+              ORDER BY created_at DESC LIMIT $2)
+             UNION
+             (SELECT run_id FROM orders WHERE user_id = $1
+              ORDER BY created_at DESC LIMIT $2)
+         )
+         SELECT r.run_id, r.channel_id, r.status::text AS status, r.created_at,
+                r.runner_user_id,
+                (SELECT count(*) FROM orders o WHERE o.run_id = r.run_id) AS order_count
+         FROM coffee_runs r JOIN mine USING (run_id)
+         ORDER BY r.created_at DESC
+         LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -2,5 +2,61 @@
 //! workflow checks the rules and commits its state change, audit row, outbox event and
 //! jobs in one transaction.
 
+pub mod assign_runner;
 pub mod order_form;
 pub mod place_order;
+pub mod reminder;
+mod rules;
+pub mod run_controls;
+
+pub use rules::RunRules;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    domain::RunScope,
+    slack::views::SummaryLine,
+    storage::{orders, runs::Run},
+};
+
+/// The run's orders as its messages list them.
+async fn summary_lines(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Vec<SummaryLine>, sqlx::Error> {
+    Ok(orders::list_for_run(conn, run_id)
+        .await?
+        .into_iter()
+        .map(|o| SummaryLine {
+            user_id: o.user_id,
+            drink_type: o.drink_type,
+            size: o.size,
+            customizations: o.customizations,
+        })
+        .collect())
+}
+
+fn scope(run: &Run) -> RunScope {
+    RunScope {
+        run_id: run.run_id,
+        workspace_id: run.workspace_id.clone(),
+        channel_id: run.channel_id.clone(),
+    }
+}
+
+/// Who acts: a Slack user, or an API caller who may carry the admin scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub user_id: &'a str,
+    pub admin: bool,
+}
+
+impl<'a> Actor<'a> {
+    pub fn user(user_id: &'a str) -> Self {
+        Self {
+            user_id,
+            admin: false,
+        }
+    }
+}

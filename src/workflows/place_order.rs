@@ -3,6 +3,7 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::{RunRules, assign_runner};
 use crate::{
     domain::{DomainEvent, OrderInput, RunScope},
     jobs::{self, SlackMessage},
@@ -48,6 +49,7 @@ pub enum PlaceOrderError {
 /// job that posts or refreshes the run's root message.
 pub async fn place_order(
     pool: &PgPool,
+    rules: &RunRules,
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
     let mut tx = pool.begin().await?;
@@ -81,6 +83,14 @@ pub async fn place_order(
         None,
     )
     .await?;
+    // The first order schedules the assignment for the end of the window; the order that
+    // fills the run asks for it now. Either job finding a runner already does nothing.
+    if run_created {
+        assign_runner::schedule(&mut tx, run.run_id, Some(rules.assign_window)).await?;
+    }
+    if !order.replaced && orders_in_run == i64::from(rules.assign_max_orders) {
+        assign_runner::schedule(&mut tx, run.run_id, None).await?;
+    }
     tx.commit().await?;
 
     Ok(PlacedOrder {

@@ -1,6 +1,6 @@
 //! Spawns the real service against a fresh PostgreSQL database and a fake Slack Web API.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use clap::Parser;
@@ -42,11 +42,16 @@ struct SettingsHarness {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
-    pub slack: MockServer,
+    pub slack: Arc<MockServer>,
     pub http: reqwest::Client,
-    db_name: String,
+    database: Arc<TestDatabase>,
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A database of one test, dropped when the last app using it is gone.
+struct TestDatabase {
+    name: String,
 }
 
 /// Settings as an operator would pass them, plus `extra` flags.
@@ -82,19 +87,26 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Starts the whole service (`--role all`) with `extra` settings.
+/// Starts the whole service (`--role all`) with `extra` settings, on a new database.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         coffeebuddy::telemetry::init_logging(coffeebuddy::config::LogFormat::Pretty);
     }
     let slack = MockServer::start().await;
     mount_slack_defaults(&slack).await;
-    let db_name = format!("cb_test_{}", Uuid::new_v4().simple());
-    let settings = test_settings(&db_name, &slack.uri(), extra);
+    let database = Arc::new(TestDatabase {
+        name: format!("cb_test_{}", Uuid::new_v4().simple()),
+    });
+    launch(database, Arc::new(slack), extra).await
+}
+
+async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&str]) -> TestApp {
+    let settings = test_settings(&database.name, &slack.uri(), extra);
     let options = Options {
         workers: WorkerSettings {
             poll_interval: Duration::from_millis(100),
             concurrency: 4,
+            ..WorkerSettings::default()
         },
         metrics_refresh: Duration::from_millis(200),
     };
@@ -113,7 +125,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         pool,
         slack,
         http: reqwest::Client::new(),
-        db_name,
+        database,
         shutdown,
         handle: Some(handle),
     }
@@ -135,6 +147,15 @@ async fn mount_slack_defaults(slack: &MockServer) {
             ResponseTemplate::new(200).set_body_json(
                 json!({"ok": true, "channel": "C0TEST", "ts": ROOT_TS, "message": {}}),
             ),
+        )
+        .with_priority(10)
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postEphemeral"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "message_ts": "1700000000.000900"})),
         )
         .with_priority(10)
         .mount(slack)
@@ -248,13 +269,27 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Waits until every job has finished (Done, Killed or given-up Failed).
+    /// Waits until every job due by now has finished (Done, Killed or given-up Failed).
+    /// Jobs first scheduled for later (an assignment window, a reminder) do not count;
+    /// jobs waiting to retry do.
     pub async fn wait_for_jobs(&self) {
-        eventually("every job to finish", || async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(19);
+        eventually("every due job to finish", || async {
+            if tokio::time::Instant::now() > deadline {
+                let open: Vec<(String, String, i32, String, Option<String>)> = sqlx::query_as(
+                    "SELECT job_type, status, attempts, (run_at - NOW())::text, last_result::text
+                     FROM apalis.jobs WHERE status <> 'Done'",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+                eprintln!("jobs still open: {open:#?}");
+            }
             let open: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM apalis.jobs
-                 WHERE status IN ('Pending', 'Queued', 'Running')
-                    OR (status = 'Failed' AND attempts < max_attempts)",
+                 WHERE (status IN ('Queued', 'Running')
+                    OR (status IN ('Pending', 'Failed') AND attempts < max_attempts
+                        AND (run_at <= NOW() OR attempts > 0)))",
             )
             .fetch_one(&self.pool)
             .await
@@ -265,15 +300,35 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Stops the service as SIGTERM would and waits until it has shut down.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("the app shuts down cleanly");
+        }
+    }
+
+    /// A new instance of the service on the same database and fake Slack.
+    pub async fn start_again(&self, extra: &[&str]) -> TestApp {
+        launch(self.database.clone(), self.slack.clone(), extra).await
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
         if let Some(handle) = self.handle.take() {
             handle.abort();
         }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
         // Drop the database from a thread of its own: Drop cannot await, and the test's
         // runtime may be shutting down.
-        let name = self.db_name.clone();
+        let name = self.name.clone();
         let url = format!("{}/postgres", server_url());
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -378,5 +433,32 @@ pub fn view_submission(
         "response_urls": [],
         "is_enterprise_install": false,
         "enterprise": null
+    })
+}
+
+/// A `block_actions` payload for a button click, shaped as Slack sends it.
+pub fn button_click(user_id: &str, channel_id: &str, action_id: &str, value: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "user": {"id": user_id, "username": format!("user-{user_id}"), "name": format!("user-{user_id}"), "team_id": WORKSPACE},
+        "api_app_id": "A0TEST",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "container": {"type": "message", "message_ts": ROOT_TS, "channel_id": channel_id, "is_ephemeral": false},
+        "trigger_id": "12466734323.1395872398.8ad5b2b1c8b4a5d0e8f9b7c6",
+        "team": {"id": WORKSPACE, "domain": "acme"},
+        "enterprise": null,
+        "is_enterprise_install": false,
+        "channel": {"id": channel_id, "name": "coffee"},
+        "message": {"type": "message", "ts": ROOT_TS, "text": "☕"},
+        "state": {"values": {}},
+        "response_url": "https://hooks.slack.com/actions/T0TEST/1/abc",
+        "actions": [{
+            "action_id": action_id,
+            "block_id": "run_controls",
+            "text": {"type": "plain_text", "text": "button", "emoji": true},
+            "value": value,
+            "type": "button",
+            "action_ts": "1700000001.000200"
+        }]
     })
 }

@@ -2,7 +2,9 @@
 //! Slack Web API and the real service. `TEST_LOG=1` shows the service's logs.
 
 mod coffee_command;
+mod coffee_run;
 mod helpers;
 mod http_surface;
+mod maintenance;
 mod order_submission;
 mod slack_delivery;

@@ -21,7 +21,7 @@ type BadOrder<'a> = (
     Vec<&'a str>,
 );
 
-use crate::helpers::{ROOT_TS, WORKSPACE, eventually, spawn_app, view_submission};
+use crate::helpers::{ROOT_TS, WORKSPACE, eventually, spawn_app, spawn_app_with, view_submission};
 
 #[tokio::test]
 async fn the_first_order_starts_a_run_and_posts_its_root_message() {
@@ -227,7 +227,8 @@ async fn a_second_submission_replaces_the_users_order() {
 
 #[tokio::test]
 async fn twenty_concurrent_first_orders_make_one_run_of_twenty_orders() {
-    let app = spawn_app().await;
+    // No runner before the twentieth order lands.
+    let app = spawn_app_with(&["--assign-max-orders", "100"]).await;
     let submissions = (0..20).map(|i| {
         let app = &app;
         async move {

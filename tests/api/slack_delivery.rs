@@ -110,6 +110,23 @@ async fn a_permanent_slack_error_fails_the_job_at_once() {
 }
 
 #[tokio::test]
+async fn a_4xx_without_slacks_json_is_permanent() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>no such page</html>"))
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    enqueue_post(&app, "lost").await;
+    eventually("the job to be given up", || async {
+        app.job_statuses("send-slack-message").await == ["Killed"]
+    })
+    .await;
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_pacer_spaces_calls_to_the_configured_rate() {
     let app = spawn_app().await;
     // One call a minute: the first slot is free, the next is a minute away.

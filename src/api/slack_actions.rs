@@ -1,0 +1,145 @@
+//! Button clicks (`block_actions`): Mark complete and the run controls. Slack shows any
+//! non-200 answer as a broken app, so refusals go back as ephemeral messages (queued like
+//! every other Slack call) and the click itself is answered 200.
+
+use chrono::Utc;
+use poem::{Response, Result};
+use uuid::Uuid;
+
+use super::{error::ApiError, state::AppState};
+use crate::{
+    jobs::{self, SlackMessage},
+    slack::{
+        escape::mention,
+        payloads::BlockActions,
+        views::{ACTION_CLOSE_ORDERS, ACTION_MARK_COMPLETE, ACTION_OPT_OUT, ACTION_VOLUNTEER},
+    },
+    workflows::{
+        Actor,
+        assign_runner::{Assignment, Trigger, assign_runner},
+        run_controls::{Completion, OptOut, complete_run, opt_out},
+    },
+};
+
+const KNOWN_ACTIONS: [&str; 4] = [
+    ACTION_MARK_COMPLETE,
+    ACTION_VOLUNTEER,
+    ACTION_CLOSE_ORDERS,
+    ACTION_OPT_OUT,
+];
+
+pub async fn handle(state: &AppState, click: BlockActions) -> Result<Response> {
+    let Some(action) = click
+        .actions
+        .iter()
+        .find(|a| KNOWN_ACTIONS.contains(&a.action_id.as_str()))
+    else {
+        return Ok(acknowledge());
+    };
+    let run_id = action
+        .value
+        .as_deref()
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| ApiError::InvalidInput("the button carries no run id".into()))?;
+    let user = click.user.id.as_str();
+    let feedback = match action.action_id.as_str() {
+        ACTION_MARK_COMPLETE => mark_complete(state, run_id, user).await,
+        ACTION_OPT_OUT => cannot_run(state, run_id, user).await,
+        ACTION_VOLUNTEER => assign(state, run_id, Trigger::Volunteer(user)).await,
+        _ => assign(state, run_id, Trigger::CloseOrders(user)).await,
+    }
+    .map_err(|e| ApiError::from_database("button click", &e))?;
+    if let Some(text) = feedback {
+        tell(state, click.channel_id(), user, text).await?;
+    }
+    Ok(acknowledge())
+}
+
+async fn mark_complete(
+    state: &AppState,
+    run_id: Uuid,
+    user: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(
+        match complete_run(&state.pool, run_id, Actor::user(user)).await? {
+            Completion::Completed { .. } => None,
+            Completion::NotRunner | Completion::NoRunner => {
+                Some("Only the runner can mark this coffee run complete.".into())
+            }
+            Completion::AlreadyOver { status } => {
+                Some(format!("This coffee run is already {status}."))
+            }
+            Completion::NotFound => Some("That coffee run no longer exists.".into()),
+        },
+    )
+}
+
+async fn cannot_run(
+    state: &AppState,
+    run_id: Uuid,
+    user: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(Some(match opt_out(&state.pool, run_id, user).await? {
+        OptOut::OptedOut => "Got it: you won't be picked as runner for this run.".into(),
+        OptOut::AlreadyOptedOut => "You're already out of the running for this run.".into(),
+        OptOut::NotParticipant => "You haven't ordered in this run.".into(),
+        OptOut::Closed => "This run already has its runner.".into(),
+    }))
+}
+
+async fn assign(
+    state: &AppState,
+    run_id: Uuid,
+    trigger: Trigger<'_>,
+) -> Result<Option<String>, sqlx::Error> {
+    let outcome = assign_runner(&state.pool, &state.rules, run_id, trigger, Utc::now()).await?;
+    Ok(match outcome {
+        Assignment::Assigned { .. } => {
+            state.metrics.runner_assigned();
+            None
+        }
+        Assignment::AlreadyAssigned { runner } => Some(format!(
+            "{} is already getting the coffee.",
+            mention(&runner)
+        )),
+        Assignment::NotParticipant => {
+            Some("Order first with `/coffee`, then you can volunteer.".into())
+        }
+        Assignment::NotInitiator => {
+            Some("Only the person who started this run can close its orders.".into())
+        }
+        Assignment::NotActive | Assignment::NoOrders => Some("This coffee run is over.".into()),
+    })
+}
+
+/// An ephemeral message in the channel of the click, or a DM when there is none.
+async fn tell(state: &AppState, channel: Option<&str>, user: &str, text: String) -> Result<()> {
+    let message = match channel {
+        Some(channel) => SlackMessage::Ephemeral {
+            channel: channel.to_owned(),
+            user: user.to_owned(),
+            text,
+        },
+        None => SlackMessage::Post {
+            channel: user.to_owned(),
+            text,
+            blocks: None,
+            thread_ts: None,
+        },
+    };
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from_database("queue feedback", &e))?;
+    jobs::enqueue(&mut conn, &message, None)
+        .await
+        .map_err(|e| ApiError::from_database("queue feedback", &e))?;
+    Ok(())
+}
+
+fn acknowledge() -> Response {
+    Response::builder()
+        .status(poem::http::StatusCode::OK)
+        .finish()
+}

@@ -1,0 +1,202 @@
+//! Who goes for coffee (REQ-008, CONTRACT "Runner assignment", "Carpool policy").
+//!
+//! The database gathers each candidate's history; this module only decides.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::FairnessPolicy;
+
+/// One participant of the run, with their history in the workspace's fairness window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub user_id: String,
+    /// Runs made as runner in the window.
+    pub runs: u32,
+    /// When they last ran; `None` if never in the window.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Carpool fair share: each run in the window adds 1/participants to each participant.
+    pub fair_share: f64,
+    /// Ordered within ACTIVE_WINDOW_DAYS.
+    pub active: bool,
+    /// Said `Can't run today` for this run.
+    pub opted_out: bool,
+}
+
+impl Candidate {
+    fn debt(&self) -> f64 {
+        self.fair_share - f64::from(self.runs)
+    }
+}
+
+/// Picks the runner among the run's participants, or `None` for an empty run.
+///
+/// Opted-out participants are left out unless everyone opted out; inactive ones are left
+/// out unless nobody is active. Then `fewest-runs` takes the fewest runs, ties to the
+/// earliest last run (never ran counts as earliest), then the lowest user id; `carpool`
+/// takes the largest debt (fair share − runs), ties broken the same way.
+pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<&Candidate> {
+    let willing = narrow(candidates.iter().collect(), |c| !c.opted_out);
+    let pool = narrow(willing, |c| c.active);
+    match policy {
+        FairnessPolicy::FewestRuns => pool.into_iter().min_by(|a, b| seeds_order(a, b)),
+        FairnessPolicy::Carpool => pool.into_iter().min_by(|a, b| {
+            b.debt()
+                .partial_cmp(&a.debt())
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| seeds_order(a, b))
+        }),
+    }
+}
+
+/// Keeps those who pass `keep`, unless that leaves nobody.
+fn narrow(candidates: Vec<&Candidate>, keep: impl Fn(&Candidate) -> bool) -> Vec<&Candidate> {
+    let kept: Vec<&Candidate> = candidates.iter().copied().filter(|c| keep(c)).collect();
+    if kept.is_empty() { candidates } else { kept }
+}
+
+/// The seeds' order: fewest runs, then earliest last run (never first), then lowest id.
+fn seeds_order(a: &Candidate, b: &Candidate) -> Ordering {
+    a.runs
+        .cmp(&b.runs)
+        .then_with(|| match (a.last_run_at, b.last_run_at) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(&y),
+        })
+        .then_with(|| a.user_id.cmp(&b.user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn day(d: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2026, 11, d, 9, 0, 0).unwrap())
+    }
+
+    fn c(user: &str, runs: u32, last: Option<DateTime<Utc>>) -> Candidate {
+        Candidate {
+            user_id: user.into(),
+            runs,
+            last_run_at: last,
+            fair_share: 0.0,
+            active: true,
+            opted_out: false,
+        }
+    }
+
+    fn pick(policy: FairnessPolicy, candidates: &[Candidate]) -> &str {
+        choose(policy, candidates)
+            .expect("someone goes")
+            .user_id
+            .as_str()
+    }
+
+    #[test]
+    fn fewest_runs_table() {
+        let inactive = |mut x: Candidate| {
+            x.active = false;
+            x
+        };
+        let out = |mut x: Candidate| {
+            x.opted_out = true;
+            x
+        };
+        let cases: Vec<(&str, Vec<Candidate>, &str)> = vec![
+            (
+                "fewest runs wins",
+                vec![c("U1", 3, day(1)), c("U2", 1, day(2)), c("U3", 2, day(3))],
+                "U2",
+            ),
+            (
+                "tie goes to the earliest last run",
+                vec![c("U1", 2, day(5)), c("U2", 2, day(3))],
+                "U2",
+            ),
+            (
+                "never ran beats ran",
+                vec![c("U1", 0, day(1)), c("U2", 0, None)],
+                "U2",
+            ),
+            (
+                "no order in the active window excludes",
+                vec![inactive(c("U1", 0, None)), c("U2", 4, day(9))],
+                "U2",
+            ),
+            (
+                "nobody active: everyone is a candidate",
+                vec![inactive(c("U1", 2, day(1))), inactive(c("U2", 1, day(1)))],
+                "U2",
+            ),
+            ("one participant", vec![c("U7", 9, day(20))], "U7"),
+            (
+                "final tie to the lowest user id",
+                vec![c("U9", 1, day(4)), c("U3", 1, day(4)), c("U5", 1, day(4))],
+                "U3",
+            ),
+            (
+                "can't run today is left out",
+                vec![out(c("U1", 0, None)), c("U2", 5, day(1))],
+                "U2",
+            ),
+            (
+                "everyone opted out: the rule applies to all",
+                vec![out(c("U1", 2, day(1))), out(c("U2", 1, day(1)))],
+                "U2",
+            ),
+        ];
+        for (name, candidates, expected) in cases {
+            assert_eq!(
+                pick(FairnessPolicy::FewestRuns, &candidates),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_window_and_workspace_are_the_callers_business() {
+        // Runs outside the window or in other workspaces never reach `runs`: a user with
+        // many old runs arrives here with runs = 0 and competes as a newcomer.
+        let candidates = [c("U1", 0, None), c("U2", 1, day(2))];
+        assert_eq!(pick(FairnessPolicy::FewestRuns, &candidates), "U1");
+    }
+
+    #[test]
+    fn carpool_takes_the_largest_debt() {
+        let mut heavy_user = c("U1", 2, day(1));
+        heavy_user.fair_share = 3.5; // owes 1.5 runs
+        let mut light_user = c("U2", 0, None);
+        light_user.fair_share = 0.5; // owes 0.5
+        assert_eq!(
+            pick(
+                FairnessPolicy::Carpool,
+                &[heavy_user.clone(), light_user.clone()]
+            ),
+            "U1"
+        );
+        // The seeds' rule would pick the one who never ran.
+        assert_eq!(
+            pick(FairnessPolicy::FewestRuns, &[heavy_user, light_user]),
+            "U2"
+        );
+    }
+
+    #[test]
+    fn carpool_ties_break_like_the_seeds() {
+        let mut a = c("U2", 1, day(3));
+        a.fair_share = 1.0;
+        let mut b = c("U1", 1, day(3));
+        b.fair_share = 1.0;
+        assert_eq!(pick(FairnessPolicy::Carpool, &[a, b]), "U1");
+    }
+
+    #[test]
+    fn an_empty_run_has_no_runner() {
+        assert!(choose(FairnessPolicy::FewestRuns, &[]).is_none());
+    }
+}

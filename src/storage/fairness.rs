@@ -1,0 +1,85 @@
+//! The history the fairness rule weighs, for each participant of one run.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::domain::fairness::Candidate;
+
+#[derive(FromRow)]
+struct Row {
+    user_id: String,
+    runs: i64,
+    last_run_at: Option<DateTime<Utc>>,
+    fair_share: f64,
+    active: bool,
+    opted_out: bool,
+}
+
+/// Each participant of `run_id` with their runs as runner in the workspace over the
+/// `fairness_window_days` before `as_of` (cancelled runs do not count), their carpool
+/// fair share over the same runs, whether they ordered within `active_window_days`, and
+/// whether they opted out of this run. `as_of` is now, except in the fairness simulation.
+pub async fn candidates(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    workspace_id: &str,
+    fairness_window_days: u32,
+    active_window_days: u32,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH participants AS (
+             SELECT user_id FROM orders WHERE run_id = $1
+         ), window_runs AS (
+             SELECT r.run_id, r.runner_user_id, r.created_at
+             FROM coffee_runs r
+             WHERE r.workspace_id = $2
+               AND r.runner_user_id IS NOT NULL
+               AND r.status <> 'cancelled'
+               AND r.run_id <> $1
+               AND r.created_at > $3 - make_interval(days => $4)
+               AND r.created_at <= $3
+         ), made AS (
+             SELECT runner_user_id AS user_id, count(*) AS runs, max(created_at) AS last_run_at
+             FROM window_runs GROUP BY runner_user_id
+         ), shares AS (
+             SELECT o.user_id, sum(1.0 / n.participants)::float8 AS fair_share
+             FROM window_runs w
+             JOIN LATERAL (SELECT count(*) AS participants FROM orders WHERE run_id = w.run_id) n ON TRUE
+             JOIN orders o ON o.run_id = w.run_id
+             WHERE o.user_id IN (SELECT user_id FROM participants)
+             GROUP BY o.user_id
+         )
+         SELECT p.user_id,
+                COALESCE(m.runs, 0) AS runs,
+                m.last_run_at,
+                COALESCE(s.fair_share, 0)::float8 AS fair_share,
+                EXISTS (SELECT 1 FROM orders o WHERE o.user_id = p.user_id
+                        AND o.created_at > $3 - make_interval(days => $5)
+                        AND o.created_at <= $3) AS active,
+                EXISTS (SELECT 1 FROM run_opt_outs x
+                        WHERE x.run_id = $1 AND x.user_id = p.user_id) AS opted_out
+         FROM participants p
+         LEFT JOIN made m ON m.user_id = p.user_id
+         LEFT JOIN shares s ON s.user_id = p.user_id",
+    )
+    .bind(run_id)
+    .bind(workspace_id)
+    .bind(as_of)
+    .bind(fairness_window_days as i32)
+    .bind(active_window_days as i32)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Candidate {
+            user_id: r.user_id,
+            runs: u32::try_from(r.runs).unwrap_or(u32::MAX),
+            last_run_at: r.last_run_at,
+            fair_share: r.fair_share,
+            active: r.active,
+            opted_out: r.opted_out,
+        })
+        .collect())
+}

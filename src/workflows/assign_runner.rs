@@ -1,0 +1,147 @@
+//! Runner assignment (REQ-008, REQ-009, AC2; CONTRACT "Runner assignment", "Run controls").
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{RunRules, scope, summary_lines};
+use crate::{
+    domain::{DomainEvent, EventKind, fairness},
+    jobs::{self, AssignRunner, SendReminder, SlackMessage},
+    slack::views,
+    storage::{events, fairness::candidates, runs},
+};
+
+/// What started the assignment.
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger<'a> {
+    /// The run's window elapsed or it reached ASSIGN_MAX_ORDERS.
+    Scheduled,
+    /// `I'll go`: this participant takes the run.
+    Volunteer(&'a str),
+    /// `Close orders now`: the initiator wants a runner picked at once.
+    CloseOrders(&'a str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    Assigned {
+        runner: String,
+        volunteered: bool,
+    },
+    /// Someone was assigned before; running again changes nothing.
+    AlreadyAssigned {
+        runner: String,
+    },
+    /// Completed, cancelled or unknown.
+    NotActive,
+    /// A volunteer without an order in the run.
+    NotParticipant,
+    /// `Close orders now` by someone other than the initiator.
+    NotInitiator,
+    /// Nobody ordered (cannot happen through Slack: the first order starts the run).
+    NoOrders,
+}
+
+/// Picks the run's runner and tells everyone. Safe to run any number of times: the run is
+/// locked and the update only applies while it has no runner.
+pub async fn assign_runner(
+    pool: &PgPool,
+    rules: &RunRules,
+    run_id: Uuid,
+    trigger: Trigger<'_>,
+    as_of: DateTime<Utc>,
+) -> Result<Assignment, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+        return Ok(Assignment::NotActive);
+    };
+    if run.status != "active" {
+        return Ok(Assignment::NotActive);
+    }
+    if let Some(runner) = run.runner_user_id.clone() {
+        return Ok(Assignment::AlreadyAssigned { runner });
+    }
+    let scope = scope(&run);
+
+    let (runner, volunteered) = match trigger {
+        Trigger::Volunteer(user) => {
+            if !runs::is_participant(&mut tx, run_id, user).await? {
+                return Ok(Assignment::NotParticipant);
+            }
+            let audit = DomainEvent::run_control(EventKind::Volunteered, &scope, user);
+            events::record(&mut tx, &audit).await?;
+            (user.to_owned(), true)
+        }
+        trigger => {
+            if let Trigger::CloseOrders(user) = trigger {
+                if user != run.initiator_user_id {
+                    return Ok(Assignment::NotInitiator);
+                }
+                let audit = DomainEvent::run_control(EventKind::OrdersClosed, &scope, user);
+                events::record(&mut tx, &audit).await?;
+            }
+            let candidates = candidates(
+                &mut tx,
+                run_id,
+                &run.workspace_id,
+                rules.fairness_window_days,
+                rules.active_window_days,
+                as_of,
+            )
+            .await?;
+            match fairness::choose(rules.policy, &candidates) {
+                Some(chosen) => (chosen.user_id.clone(), false),
+                None => return Ok(Assignment::NoOrders),
+            }
+        }
+    };
+
+    let Some(version) = runs::set_runner(&mut tx, run_id, &runner, volunteered).await? else {
+        return Ok(Assignment::NotActive);
+    };
+    events::record(
+        &mut tx,
+        &DomainEvent::runner_assigned(&scope, &runner, volunteered),
+    )
+    .await?;
+
+    let lines = summary_lines(&mut tx, run_id).await?;
+    let (text, blocks) = views::assignment_reply(&runner, volunteered, &lines);
+    let reply = SlackMessage::RunThreadReply {
+        run_id,
+        text,
+        blocks: Some(blocks),
+    };
+    let (text, blocks) = views::runner_dm(run_id, &run.channel_id, &lines, false);
+    let dm = SlackMessage::Post {
+        channel: runner.clone(),
+        text,
+        blocks: Some(blocks),
+        thread_ts: None,
+    };
+    jobs::enqueue(&mut tx, &reply, None).await?;
+    jobs::enqueue(&mut tx, &dm, None).await?;
+    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    jobs::enqueue(
+        &mut tx,
+        &SendReminder { run_id },
+        Some(rules.reminder_delay),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Assignment::Assigned {
+        runner,
+        volunteered,
+    })
+}
+
+/// Queues the run's assignment: after the window for its first order, at once for the
+/// order that fills it.
+pub async fn schedule(
+    conn: &mut sqlx::PgConnection,
+    run_id: Uuid,
+    delay: Option<std::time::Duration>,
+) -> Result<(), sqlx::Error> {
+    jobs::enqueue(conn, &AssignRunner { run_id }, delay).await
+}

@@ -1,0 +1,151 @@
+//! Ending a run and leaving it: Mark complete (REQ-012, AC4), cancel (REQ-015) and
+//! `Can't run today`. Slack and the REST API share these.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Actor, scope};
+use crate::{
+    domain::{DomainEvent, EventKind},
+    jobs::{self, SlackMessage},
+    slack::views,
+    storage::{events, runs},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Completed {
+        runner: String,
+    },
+    /// The caller is not the runner (and not an admin).
+    NotRunner,
+    /// No runner was assigned yet.
+    NoRunner,
+    /// Already completed or cancelled: nothing changes.
+    AlreadyOver {
+        status: String,
+    },
+    NotFound,
+}
+
+/// The runner (or an admin) marks the run complete.
+pub async fn complete_run(
+    pool: &PgPool,
+    run_id: Uuid,
+    actor: Actor<'_>,
+) -> Result<Completion, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+        return Ok(Completion::NotFound);
+    };
+    if run.status != "active" {
+        return Ok(Completion::AlreadyOver { status: run.status });
+    }
+    let Some(runner) = run.runner_user_id.clone() else {
+        return Ok(if actor.admin {
+            Completion::NoRunner
+        } else {
+            Completion::NotRunner
+        });
+    };
+    if runner != actor.user_id && !actor.admin {
+        return Ok(Completion::NotRunner);
+    }
+    let Some(version) = runs::finish(&mut tx, run_id, true).await? else {
+        return Ok(Completion::AlreadyOver { status: run.status });
+    };
+    events::record(&mut tx, &DomainEvent::run_completed(&scope(&run), &runner)).await?;
+    let reply = SlackMessage::RunThreadReply {
+        run_id,
+        text: views::completion_reply(&runner),
+        blocks: None,
+    };
+    jobs::enqueue(&mut tx, &reply, None).await?;
+    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    tx.commit().await?;
+    Ok(Completion::Completed { runner })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancellation {
+    Cancelled,
+    /// Only the initiator, the runner or an admin may cancel.
+    NotAllowed {
+        initiator: String,
+    },
+    AlreadyOver {
+        status: String,
+    },
+    NotFound,
+}
+
+/// The initiator, the runner or an admin cancels the run. A pending assignment or
+/// reminder finds the run over and does nothing.
+pub async fn cancel_run(
+    pool: &PgPool,
+    run_id: Uuid,
+    actor: Actor<'_>,
+) -> Result<Cancellation, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+        return Ok(Cancellation::NotFound);
+    };
+    if run.status != "active" {
+        return Ok(Cancellation::AlreadyOver { status: run.status });
+    }
+    let allowed = actor.admin
+        || run.initiator_user_id == actor.user_id
+        || run.runner_user_id.as_deref() == Some(actor.user_id);
+    if !allowed {
+        return Ok(Cancellation::NotAllowed {
+            initiator: run.initiator_user_id,
+        });
+    }
+    let Some(version) = runs::finish(&mut tx, run_id, false).await? else {
+        return Ok(Cancellation::AlreadyOver { status: run.status });
+    };
+    events::record(
+        &mut tx,
+        &DomainEvent::run_cancelled(&scope(&run), actor.user_id),
+    )
+    .await?;
+    let reply = SlackMessage::RunThreadReply {
+        run_id,
+        text: views::cancellation_reply(actor.user_id),
+        blocks: None,
+    };
+    jobs::enqueue(&mut tx, &reply, None).await?;
+    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    tx.commit().await?;
+    Ok(Cancellation::Cancelled)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptOut {
+    OptedOut,
+    AlreadyOptedOut,
+    NotParticipant,
+    /// A runner is picked or the run is over.
+    Closed,
+}
+
+/// `Can't run today`: the participant is left out of this run's candidates.
+pub async fn opt_out(pool: &PgPool, run_id: Uuid, user_id: &str) -> Result<OptOut, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+        return Ok(OptOut::Closed);
+    };
+    if run.status != "active" || run.runner_user_id.is_some() {
+        return Ok(OptOut::Closed);
+    }
+    if !runs::is_participant(&mut tx, run_id, user_id).await? {
+        return Ok(OptOut::NotParticipant);
+    }
+    if !runs::opt_out(&mut tx, run_id, user_id).await? {
+        return Ok(OptOut::AlreadyOptedOut);
+    }
+    let audit = DomainEvent::run_control(EventKind::OptedOut, &scope(&run), user_id);
+    events::record(&mut tx, &audit).await?;
+    tx.commit().await?;
+    Ok(OptOut::OptedOut)
+}
