@@ -61,9 +61,9 @@ enum DeliveryError {
     Slack(#[from] SlackApiError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    /// Every rate-limit slot in reach is taken, or another job holds this run's message.
-    #[error("waiting for my turn")]
-    NotYet(Duration),
+    /// Not a failure: run again after the wait.
+    #[error("{1}")]
+    NotYet(Duration, &'static str),
 }
 
 enum Delivered {
@@ -83,8 +83,8 @@ pub async fn handle(
     let outcome = deliver(&ctx, &message).await;
     let failure = match outcome {
         Ok(Delivered::Sent | Delivered::Skipped) => return Ok(()),
-        Err(DeliveryError::NotYet(wait)) => {
-            return Err(retry_later(&ctx.pool, &task_id, wait, "waiting for a slot").await);
+        Err(DeliveryError::NotYet(wait, reason)) => {
+            return Err(retry_later(&ctx.pool, &task_id, wait, reason).await);
         }
         Err(failure) => failure,
     };
@@ -125,8 +125,10 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             };
             drop(conn);
             let Some(thread_ts) = run.thread_ts else {
-                // The root message job has not posted yet; it will soon.
-                return Err(DeliveryError::NotYet(Duration::from_secs(1)));
+                return Err(DeliveryError::NotYet(
+                    Duration::from_secs(1),
+                    "the run's root message is not posted yet",
+                ));
             };
             wait_for_slot(ctx).await?;
             ctx.slack
@@ -173,7 +175,10 @@ async fn refresh_run_summary(
             .fetch_one(&mut *tx)
             .await?;
     if !locked {
-        return Err(DeliveryError::NotYet(Duration::from_secs(1)));
+        return Err(DeliveryError::NotYet(
+            Duration::from_secs(1),
+            "another job is refreshing this run's message",
+        ));
     }
     let Some(run) = runs::find(&mut tx, run_id).await? else {
         return Ok(Delivered::Skipped);
@@ -227,6 +232,9 @@ async fn wait_for_slot(ctx: &JobContext) -> Result<(), DeliveryError> {
             }
             Ok(())
         }
-        Slot::Busy(retry_in) => Err(DeliveryError::NotYet(retry_in)),
+        Slot::Busy(retry_in) => Err(DeliveryError::NotYet(
+            retry_in,
+            "waiting for a slot under SLACK_RATE_LIMIT_PER_MIN",
+        )),
     }
 }

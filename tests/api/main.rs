@@ -3,6 +3,7 @@
 
 mod coffee_command;
 mod coffee_run;
+mod fairness;
 mod helpers;
 mod http_surface;
 mod maintenance;
