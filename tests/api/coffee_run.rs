@@ -136,15 +136,13 @@ async fn three_orders_assign_a_fair_runner_who_is_reminded_and_completes() {
     assert_eq!(button["action_id"], "mark_complete");
     assert_eq!(button["value"], run.run_id.to_string());
     // The root message now names the runner and has no more controls.
-    let last_update = slack_texts(&app, "chat.update")
-        .await
-        .pop()
-        .expect("root updated");
+    let last_update = app.root_renders("C1").await.pop().expect("a root message");
     assert!(
         last_update["blocks"][0]["text"]["text"]
             .as_str()
             .unwrap()
-            .contains("<@U200> is getting the coffee")
+            .contains("<@U200> is getting the coffee"),
+        "{last_update}"
     );
     assert!(!last_update["blocks"].to_string().contains("run_controls"));
 

@@ -260,6 +260,27 @@ impl TestApp {
             .collect()
     }
 
+    /// Every rendering of the run's root message in `channel`, in the order Slack got them:
+    /// the first post, then updates. Refreshes coalesce, so the first post may already
+    /// show a later state and there may be no update at all.
+    pub async fn root_renders(&self, channel: &str) -> Vec<Value> {
+        self.slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).ok()?;
+                let is_root = match r.url.path() {
+                    "/api/chat.update" => true,
+                    "/api/chat.postMessage" => body.get("thread_ts").is_none(),
+                    _ => false,
+                };
+                (is_root && body["channel"] == channel).then_some(body)
+            })
+            .collect()
+    }
+
     /// Jobs of `job_type` per status.
     pub async fn job_statuses(&self, job_type: &str) -> Vec<String> {
         sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = $1 ORDER BY id")

@@ -280,12 +280,8 @@ async fn twenty_concurrent_first_orders_make_one_run_of_twenty_orders() {
         1,
         "one root message"
     );
-    // Whatever the interleaving, the last message Slack got lists all twenty orders.
-    let last = app
-        .slack_calls("chat.update")
-        .await
-        .pop()
-        .unwrap_or_else(|| panic!("no update; posts: {:?}", 0));
+    // Whatever the interleaving, the last rendering Slack got lists all twenty orders.
+    let last = app.root_renders("C1").await.pop().expect("a root message");
     let listed: usize = last["blocks"]
         .as_array()
         .unwrap()
