@@ -103,7 +103,14 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Longest pause between restarts of a worker that keeps failing (the database is down).
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
+
 /// Runs every worker until `shutdown` fires, then lets in-flight jobs finish.
+///
+/// Each worker runs under its own supervision loop rather than apalis' `Monitor`: a worker
+/// whose database connection fails ends with an error, and the Monitor would either give
+/// up on it or restart it in a tight loop. Here it restarts with capped backoff.
 pub async fn run_workers(
     ctx: JobContext,
     settings: WorkerSettings,
@@ -114,47 +121,96 @@ pub async fn run_workers(
     // Backends are built afresh for each start: `PollWith` is only `Clone` when its
     // strategy is, and `.clone()` on it silently derefs to the bare storage, dropping the
     // wake-ups (seen here: delayed jobs waited for the 30 s heartbeat).
-    macro_rules! worker {
+    macro_rules! supervise {
         ($job:ty, $handler:path) => {{
-            let ctx = ctx.clone();
-            let settings = settings.clone();
-            let instance = instance.clone();
-            move |restart: usize| {
-                let backend = PostgresStorage::<$job>::new(&ctx.pool)
-                    .with_config(Config::default().queue(<$job>::QUEUE))
-                    .with_pubsub()
-                    .poll_with_strategy(poll::Tick::every(settings.poll_interval));
-                WorkerBuilder::new(format!("{}-{instance}-{restart}", <$job>::QUEUE))
-                    .backend(backend)
-                    .data(ctx.clone())
-                    .concurrency(settings.concurrency)
-                    .build($handler)
-            }
+            let (ctx, settings, instance, shutdown) = (
+                ctx.clone(),
+                settings.clone(),
+                instance.clone(),
+                shutdown.clone(),
+            );
+            tokio::spawn(async move {
+                supervise(<$job>::QUEUE, shutdown.clone(), move |restart| {
+                    let backend = PostgresStorage::<$job>::new(&ctx.pool)
+                        .with_config(Config::default().queue(<$job>::QUEUE))
+                        .with_pubsub()
+                        .poll_with_strategy(poll::Tick::every(settings.poll_interval));
+                    let worker =
+                        WorkerBuilder::new(format!("{}-{instance}-{restart}", <$job>::QUEUE))
+                            .backend(backend)
+                            .data(ctx.clone())
+                            .concurrency(settings.concurrency)
+                            .build($handler);
+                    let stop = shutdown.clone();
+                    worker.run_until(async move {
+                        stop.cancelled().await;
+                        Ok::<(), std::io::Error>(())
+                    })
+                })
+                .await
+            })
         }};
     }
     let cron = {
-        let ctx = ctx.clone();
-        let schedule = settings.prune_schedule.clone();
-        let instance = instance.clone();
-        move |restart: usize| {
-            WorkerBuilder::new(format!("prune-audit-cron-{instance}-{restart}"))
-                .backend(apalis_cron::CronScheduler::new(schedule.clone()))
-                .data(ctx.pool.clone())
-                .build(prune_audit::on_tick)
-        }
-    };
-    let monitor = Monitor::new()
-        .shutdown_timeout(Duration::from_secs(30))
-        .register(worker!(SlackMessage, send_slack_message::handle))
-        .register(worker!(AssignRunner, assign_runner::handle))
-        .register(worker!(SendReminder, send_reminder::handle))
-        .register(worker!(PruneAudit, prune_audit::handle))
-        .register(cron);
-    monitor
-        .run_with_signal(async move {
-            shutdown.cancelled().await;
-            Ok(())
+        let (pool, schedule, instance, shutdown) = (
+            ctx.pool.clone(),
+            settings.prune_schedule.clone(),
+            instance.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            supervise("prune-audit-cron", shutdown.clone(), move |restart| {
+                let worker = WorkerBuilder::new(format!("prune-audit-cron-{instance}-{restart}"))
+                    .backend(apalis_cron::CronScheduler::new(schedule.clone()))
+                    .data(pool.clone())
+                    .build(prune_audit::on_tick);
+                let stop = shutdown.clone();
+                worker.run_until(async move {
+                    stop.cancelled().await;
+                    Ok::<(), std::io::Error>(())
+                })
+            })
+            .await
         })
-        .await
-        .map_err(std::io::Error::other)
+    };
+    let workers = [
+        supervise!(SlackMessage, send_slack_message::handle),
+        supervise!(AssignRunner, assign_runner::handle),
+        supervise!(SendReminder, send_reminder::handle),
+        supervise!(PruneAudit, prune_audit::handle),
+        cron,
+    ];
+    for worker in workers {
+        worker.await.map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
+/// Runs the worker `start` makes until `shutdown`, starting it again after a failure.
+async fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, start: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), apalis::prelude::WorkerError>>,
+{
+    let mut backoff = Duration::from_millis(500);
+    for restart in 0.. {
+        let outcome = start(restart).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match outcome {
+            Ok(()) => tracing::warn!(
+                worker = name,
+                "worker stopped on its own; starting it again"
+            ),
+            Err(err) => {
+                tracing::error!(worker = name, error = %err, retry_in_secs = backoff.as_secs_f64(), "worker failed; starting it again")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+    }
 }

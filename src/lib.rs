@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 #[path = "../jobs/mod.rs"]
 pub mod jobs;
+pub mod resilience;
 pub mod simulation;
 pub mod slack;
 pub mod startup;

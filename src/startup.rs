@@ -16,6 +16,7 @@ use crate::{
     cli::Role,
     config::{ConfigError, Settings},
     jobs::{self, JobContext, WorkerSettings},
+    resilience::CircuitBreaker,
     slack::{SlackClient, SlackPacer},
     storage::{self, DatabaseError},
     telemetry::{self, Metrics, MetricsRefresher},
@@ -89,7 +90,13 @@ impl Application {
             storage::migrate(&pool).await?;
         }
         let metrics = Metrics::new(&pool);
+        let breaker = CircuitBreaker::new(
+            settings.circuit_failure_threshold,
+            Duration::from_secs(settings.circuit_open_secs),
+            metrics.clone(),
+        );
         let state = AppState {
+            breaker,
             slack: SlackClient::new(
                 settings.slack_api_url.clone(),
                 settings.slack_bot_token.clone(),

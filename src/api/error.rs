@@ -36,12 +36,10 @@ impl ApiError {
     /// 503 (worth retrying), anything else 500.
     pub fn from_database(context: &str, err: &sqlx::Error) -> Self {
         tracing::error!(error = %err, context, "database error");
-        match err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => ApiError::ServiceUnavailable,
-            _ => ApiError::Internal,
+        if crate::resilience::is_connection_error(err) {
+            ApiError::ServiceUnavailable
+        } else {
+            ApiError::Internal
         }
     }
 }

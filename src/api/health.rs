@@ -54,25 +54,33 @@ impl HealthApi {
         })
     }
 
-    /// Readiness: 200 when the database answers, else 503.
+    /// Readiness: 200 when the database answers and the circuit breaker is closed, else 503.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self, state: Data<&AppState>) -> ReadyResponse {
+        if !state.breaker.allow(&state.pool).await {
+            return unavailable("the database circuit breaker is open");
+        }
         let probe = sqlx::query("SELECT 1").execute(&state.pool);
-        match tokio::time::timeout(READY_TIMEOUT, probe).await {
-            Ok(Ok(_)) => ReadyResponse::Ready(Json(ProbeStatus {
+        let outcome = tokio::time::timeout(READY_TIMEOUT, probe)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+        state.breaker.observe(&outcome);
+        match outcome {
+            Ok(_) => ReadyResponse::Ready(Json(ProbeStatus {
                 status: "ready".into(),
             })),
-            outcome => {
-                let reason = match outcome {
-                    Ok(Err(err)) => err.to_string(),
-                    _ => "SELECT 1 timed out".to_owned(),
-                };
+            Err(err) => {
+                let reason = err.to_string();
                 tracing::warn!(reason, "not ready: the database does not answer");
-                ReadyResponse::Unavailable(Json(ErrorBody {
-                    error: "service_unavailable".into(),
-                    message: "the database does not answer".into(),
-                }))
+                unavailable("the database does not answer")
             }
         }
     }
+}
+
+fn unavailable(message: &str) -> ReadyResponse {
+    ReadyResponse::Unavailable(Json(ErrorBody {
+        error: "service_unavailable".into(),
+        message: message.into(),
+    }))
 }

@@ -42,10 +42,15 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let metrics = state.metrics.clone();
+    let guard = state.clone();
     let slack = Route::new()
         .at("/commands", post(slack_commands::commands))
         .at("/interactions", post(slack_interactions::interactions))
         .at("/events", post(slack_events::events))
+        .around(move |endpoint, request| {
+            let state = guard.clone();
+            async move { guard_database(&state, endpoint.call(request)).await }
+        })
         .with(slack_auth::VerifySlackSignature);
     Route::new()
         .nest("/slack", slack)
@@ -72,6 +77,25 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             }
         })
         .map_to_response()
+}
+
+/// Runs `call` unless the database circuit is open (then 503 at once), and counts
+/// whether it reached the database.
+async fn guard_database<T>(
+    state: &AppState,
+    call: impl std::future::Future<Output = poem::Result<T>>,
+) -> poem::Result<T> {
+    if !state.breaker.allow(&state.pool).await {
+        return Err(ApiError::ServiceUnavailable.into());
+    }
+    let result = call.await;
+    match &result {
+        Err(err) if err.downcast_ref::<ApiError>() == Some(&ApiError::ServiceUnavailable) => {
+            state.breaker.record_failure()
+        }
+        _ => state.breaker.record_success(),
+    }
+    result
 }
 
 #[handler]

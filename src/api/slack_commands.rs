@@ -54,9 +54,13 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
         .as_deref()
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::InvalidInput("trigger_id is missing".into()))?;
-    // Usuals are a nicety: a slow or failing database must not keep the modal from opening.
+    // Usuals are a nicety: a failing query must not keep the modal from opening. An
+    // unreachable database is another matter: nobody could submit the order.
     let prefill = match order_form::prefill(&state.pool, &command.user_id).await {
         Ok(prefill) => prefill,
+        Err(err) if crate::resilience::is_connection_error(&err) => {
+            return Err(ApiError::from_database("usual orders", &err).into());
+        }
         Err(err) => {
             tracing::warn!(error = %err, "could not load usual orders; opening a blank modal");
             Default::default()

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::{
+    resilience::CircuitBreaker,
     slack::{SlackClient, SlackPacer},
     telemetry::Metrics,
     workflows::RunRules,
@@ -18,4 +19,5 @@ pub struct AppState {
     pub pacer: SlackPacer,
     pub signing_secret: Arc<SecretString>,
     pub rules: RunRules,
+    pub breaker: CircuitBreaker,
 }

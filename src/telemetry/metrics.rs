@@ -50,6 +50,7 @@ struct Inner {
     slack_rate_limits: Counter<u64>,
     kafka_publish_failures: Counter<u64>,
     jobs: Gauge<i64>,
+    circuit_breaker_state: Gauge<i64>,
 }
 
 impl Metrics {
@@ -98,6 +99,10 @@ impl Metrics {
                 "kafka_publish_failures_total",
                 "Outbox events whose publication failed after every retry",
             ),
+            circuit_breaker_state: meter
+                .i64_gauge("circuit_breaker_state")
+                .with_description("Database circuit breaker: 0 closed, 1 open, 2 half-open")
+                .build(),
             jobs: meter
                 .i64_gauge("jobs")
                 .with_description("Durable jobs, by job type and state")
@@ -144,6 +149,10 @@ impl Metrics {
 
     pub fn kafka_publish_failed(&self) {
         self.inner.kafka_publish_failures.add(1, &[]);
+    }
+
+    pub fn circuit_state(&self, state: crate::resilience::BreakerState) {
+        self.inner.circuit_breaker_state.record(state.gauge(), &[]);
     }
 
     /// Prometheus text exposition of every metric.

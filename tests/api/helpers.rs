@@ -54,14 +54,16 @@ struct TestDatabase {
     name: String,
 }
 
-/// Settings as an operator would pass them, plus `extra` flags.
+/// Settings as an operator would pass them, plus `extra` flags. `--database-url` among
+/// them wins over the test database's.
 pub fn test_settings(db_name: &str, slack_url: &str, extra: &[&str]) -> Settings {
     let database_url = format!("{}/{db_name}", server_url());
     let slack_api = format!("{slack_url}/api/");
-    let mut args = vec![
-        "coffeebuddy",
-        "--database-url",
-        &database_url,
+    let mut args = vec!["coffeebuddy"];
+    if !extra.contains(&"--database-url") {
+        args.extend(["--database-url", &database_url]);
+    }
+    args.extend([
         "--bind-addr",
         "127.0.0.1:0",
         "--slack-signing-secret",
@@ -76,7 +78,7 @@ pub fn test_settings(db_name: &str, slack_url: &str, extra: &[&str]) -> Settings
         "1",
         "--log-format",
         "pretty",
-    ];
+    ]);
     args.extend_from_slice(extra);
     SettingsHarness::try_parse_from(args)
         .expect("test settings parse")
@@ -98,6 +100,19 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         name: format!("cb_test_{}", Uuid::new_v4().simple()),
     });
     launch(database, Arc::new(slack), extra).await
+}
+
+/// Like [`spawn_app_with`], with PostgreSQL reached through `db_server` (`host:port`).
+pub async fn spawn_app_through(db_server: &str, extra: &[&str]) -> TestApp {
+    let slack = MockServer::start().await;
+    mount_slack_defaults(&slack).await;
+    let database = Arc::new(TestDatabase {
+        name: format!("cb_test_{}", Uuid::new_v4().simple()),
+    });
+    let url = format!("postgres://postgres@{db_server}/{}", database.name);
+    let mut args = vec!["--database-url", url.as_str()];
+    args.extend_from_slice(extra);
+    launch(database, Arc::new(slack), &args).await
 }
 
 async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&str]) -> TestApp {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test against its own PostgreSQL database, a fake
 //! Slack Web API and the real service. `TEST_LOG=1` shows the service's logs.
 
+mod circuit_breaker;
 mod coffee_command;
 mod coffee_run;
 mod fairness;
@@ -8,4 +9,5 @@ mod helpers;
 mod http_surface;
 mod maintenance;
 mod order_submission;
+mod proxy;
 mod slack_delivery;

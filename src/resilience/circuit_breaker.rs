@@ -1,0 +1,215 @@
+//! The database circuit breaker (REQ-018, AC8): after CIRCUIT_FAILURE_THRESHOLD consecutive
+//! connection failures it opens and requests that need the database get 503 at once,
+//! instead of each waiting out the pool's acquire timeout. After CIRCUIT_OPEN_SECS it
+//! half-opens and lets one `SELECT 1` through: success closes it, failure reopens it.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+
+use crate::telemetry::Metrics;
+
+/// How long the half-open probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// The `circuit_breaker_state` value: 0 closed, 1 open, 2 half-open.
+    pub fn gauge(self) -> i64 {
+        match self {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        since: Instant,
+    },
+    /// A probe is running; everyone else is refused until it answers.
+    HalfOpen,
+}
+
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    inner: Arc<Mutex<Inner>>,
+    threshold: u32,
+    open_for: Duration,
+    metrics: Metrics,
+}
+
+impl CircuitBreaker {
+    pub fn new(threshold: u32, open_for: Duration, metrics: Metrics) -> Self {
+        metrics.circuit_state(BreakerState::Closed);
+        Self {
+            inner: Arc::new(Mutex::new(Inner::Closed { failures: 0 })),
+            threshold: threshold.max(1),
+            open_for,
+            metrics,
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        match *self.lock() {
+            Inner::Closed { .. } => BreakerState::Closed,
+            Inner::Open { .. } => BreakerState::Open,
+            Inner::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Whether a request may use the database now. When the open period is over, the
+    /// first caller runs the half-open probe; the rest are refused until it answers.
+    pub async fn allow(&self, pool: &PgPool) -> bool {
+        {
+            let mut inner = self.lock();
+            match *inner {
+                Inner::Closed { .. } => return true,
+                Inner::HalfOpen => return false,
+                Inner::Open { since } if since.elapsed() < self.open_for => return false,
+                Inner::Open { .. } => *inner = Inner::HalfOpen,
+            }
+        }
+        self.transition(BreakerState::HalfOpen);
+        let answered = matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await,
+            Ok(Ok(_))
+        );
+        let mut inner = self.lock();
+        if answered {
+            *inner = Inner::Closed { failures: 0 };
+            drop(inner);
+            self.transition(BreakerState::Closed);
+        } else {
+            *inner = Inner::Open {
+                since: Instant::now(),
+            };
+            drop(inner);
+            self.transition(BreakerState::Open);
+        }
+        answered
+    }
+
+    /// A request reached the database.
+    pub fn record_success(&self) {
+        let mut inner = self.lock();
+        if let Inner::Closed { failures } = &mut *inner {
+            *failures = 0;
+        }
+    }
+
+    /// A request could not reach the database.
+    pub fn record_failure(&self) {
+        let mut inner = self.lock();
+        if let Inner::Closed { failures } = &mut *inner {
+            *failures += 1;
+            if *failures >= self.threshold {
+                *inner = Inner::Open {
+                    since: Instant::now(),
+                };
+                drop(inner);
+                self.transition(BreakerState::Open);
+            }
+        }
+    }
+
+    fn transition(&self, to: BreakerState) {
+        self.metrics.circuit_state(to);
+        match to {
+            BreakerState::Open => tracing::error!(
+                threshold = self.threshold,
+                open_secs = self.open_for.as_secs(),
+                "database circuit breaker opened: answering 503 until a probe succeeds"
+            ),
+            BreakerState::HalfOpen => tracing::warn!("database circuit breaker half-open: probing"),
+            BreakerState::Closed => {
+                tracing::info!("database circuit breaker closed: database reachable")
+            }
+        }
+    }
+
+    /// Records the outcome of a database call: only connection trouble counts as failure.
+    pub fn observe<T>(&self, result: &Result<T, sqlx::Error>) {
+        match result {
+            Err(err) if is_connection_error(err) => self.record_failure(),
+            _ => self.record_success(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means a panic mid-update of a plain enum: keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Errors that mean "the database is unreachable", as opposed to a bad query.
+pub fn is_connection_error(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker(threshold: u32) -> CircuitBreaker {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        CircuitBreaker::new(threshold, Duration::from_secs(30), Metrics::new(&pool))
+    }
+
+    #[tokio::test]
+    async fn opens_after_the_threshold_of_consecutive_failures() {
+        let b = breaker(3);
+        b.record_failure();
+        b.record_failure();
+        b.record_success();
+        b.record_failure();
+        b.record_failure();
+        assert_eq!(
+            b.state(),
+            BreakerState::Closed,
+            "a success resets the count"
+        );
+        b.record_failure();
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_refuses_until_its_time_is_up() {
+        let b = breaker(1);
+        b.record_failure();
+        let unreachable = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(200))
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        assert!(!b.allow(&unreachable).await);
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn only_connection_trouble_counts() {
+        assert!(is_connection_error(&sqlx::Error::PoolTimedOut));
+        assert!(!is_connection_error(&sqlx::Error::RowNotFound));
+    }
+}

@@ -1,0 +1,89 @@
+//! AC8: PostgreSQL goes away behind a TCP proxy; the circuit opens, answers 503 at once,
+//! and closes again by itself once the database is back.
+
+use serde_json::Value;
+
+use crate::{
+    helpers::{TestApp, eventually, spawn_app_through},
+    proxy::TcpProxy,
+};
+
+async fn order(app: &TestApp, user: &str) -> (u16, Value) {
+    let response = app
+        .submit_order(user, "C1", Some("Latte"), Some("Small"), None)
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_circuit_opens_on_a_lost_database_and_recovers() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(
+        &proxy.address(),
+        &[
+            "--circuit-failure-threshold",
+            "3",
+            "--circuit-open-secs",
+            "1",
+            "--db-acquire-timeout-secs",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(order(&app, "U1").await.0, 200);
+    assert_eq!(
+        gauge(&app.metrics().await, "circuit_breaker_state"),
+        Some(0.0)
+    );
+
+    proxy.cut();
+    for user in ["U2", "U3", "U4"] {
+        let (status, body) = order(&app, user).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("service_unavailable")),
+            "{body}"
+        );
+    }
+    // Open: refused at once, without touching the database, and not ready.
+    assert_eq!(
+        gauge(&app.metrics().await, "circuit_breaker_state"),
+        Some(1.0)
+    );
+    let (status, body) = order(&app, "U5").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("service_unavailable"))
+    );
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["error"], "service_unavailable");
+    // The liveness probe does not depend on the database.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    proxy.restore().await;
+    eventually("the circuit to close", || async {
+        app.get("/readyz").await.status() == 200
+    })
+    .await;
+    assert_eq!(
+        gauge(&app.metrics().await, "circuit_breaker_state"),
+        Some(0.0)
+    );
+    assert_eq!(order(&app, "U6").await.0, 200);
+    assert!(
+        app.metrics()
+            .await
+            .contains("errors_total{error_type=\"service_unavailable\"} 4"),
+        "{}",
+        app.metrics().await
+    );
+}
