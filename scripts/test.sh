@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs CoffeeBuddy's whole test suite: makes sure the local PostgreSQL answers (starting it
-# if it does not), then runs every unit and integration test against it.
+# if it does not) and the Kafka-protocol test broker runs (installing it the first time),
+# then runs every unit and integration test against them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-postgres.sh
+scripts/test-broker.sh start
 
 # Unit tests check the configuration defaults, so the service's own variables must not
 # leak in from the caller's shell. Tests find PostgreSQL through TEST_DATABASE_URL.

@@ -9,6 +9,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
 #[path = "../jobs/mod.rs"]
 pub mod jobs;
 pub mod resilience;

@@ -15,6 +15,7 @@ use crate::{
     api::{self, AppState},
     cli::Role,
     config::{ConfigError, Settings},
+    events::{Relay, RelaySettings},
     jobs::{self, JobContext, WorkerSettings},
     resilience::CircuitBreaker,
     slack::{SlackClient, SlackPacer},
@@ -48,6 +49,9 @@ pub struct Options {
     pub workers: WorkerSettings,
     /// How often `active_runs` and `jobs` are re-read from the database.
     pub metrics_refresh: Duration,
+    /// Outbox relay pacing: pause when idle, and how long one send may take.
+    pub relay_idle_poll: Duration,
+    pub relay_message_timeout: Duration,
 }
 
 impl Default for Options {
@@ -55,6 +59,8 @@ impl Default for Options {
         Self {
             workers: WorkerSettings::default(),
             metrics_refresh: Duration::from_secs(15),
+            relay_idle_poll: Duration::from_millis(500),
+            relay_message_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct Application {
     pool: PgPool,
     state: AppState,
     audit_retention_days: u32,
+    /// Set when KAFKA_BROKERS is.
+    relay: Option<RelaySettings>,
 }
 
 impl Application {
@@ -81,9 +89,20 @@ impl Application {
         if settings.slack_bot_token.is_none() {
             tracing::warn!("SLACK_BOT_TOKEN is not set: every Slack call will fail until it is");
         }
-        if settings.kafka_brokers.is_none() {
-            tracing::info!("KAFKA_BROKERS is not set: domain events stay in the outbox table");
-        }
+        let relay = match (&settings.kafka_brokers, role.runs_workers()) {
+            (Some(brokers), true) => Some(RelaySettings {
+                idle_poll: options.relay_idle_poll,
+                message_timeout: options.relay_message_timeout,
+                ..RelaySettings::new(brokers.clone(), settings.kafka_create_topics)
+            }),
+            (None, true) => {
+                tracing::info!(
+                    "KAFKA_BROKERS is not set: the outbox relay is off and events stay in the outbox table"
+                );
+                None
+            }
+            (_, false) => None,
+        };
 
         let pool = storage::connect(&settings).await?;
         if settings.migrate_on_start {
@@ -125,6 +144,7 @@ impl Application {
             (None, None)
         };
         Ok(Self {
+            relay,
             audit_retention_days: settings.audit_retention_days,
             role,
             options,
@@ -179,6 +199,19 @@ impl Application {
                 self.options.workers.clone(),
                 shutdown.clone(),
             ));
+        }
+        if let Some(relay_settings) = self.relay.clone() {
+            let relay = Relay::new(
+                self.pool.clone(),
+                self.state.metrics.clone(),
+                relay_settings,
+            )
+            .map_err(|e| StartError::Runtime(std::io::Error::other(e)))?;
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                relay.run(stop).await;
+                Ok(())
+            });
         }
         let refresher = MetricsRefresher {
             metrics: self.state.metrics.clone(),

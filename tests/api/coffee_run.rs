@@ -414,7 +414,7 @@ async fn assignment_and_reminder_survive_a_restart() {
         "--reminder-delay-secs",
         "1",
     ];
-    let mut app = spawn_app_with(&settings).await;
+    let app = spawn_app_with(&settings).await;
     order(&app, "U1", "C1", "Latte").await;
     order(&app, "U2", "C1", "Mocha").await;
     order(&app, "U3", "C1", "Espresso").await;

