@@ -153,7 +153,24 @@ async fn probes_answer() {
 async fn metrics_export_the_contract_names() {
     let app = spawn_app().await;
     app.slash_command("/coffee", "help", "U1", "C1").await;
+    app.slash_command("/coffee-history", "", "U1", "C1").await;
+    app.slash_command("/coffee-cancel", "", "U1", "C1").await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Small"), None)
+        .await;
+    let click =
+        crate::helpers::button_click("U1", "C1", "opt_out", &uuid::Uuid::new_v4().to_string());
+    app.interaction(&click).await;
     let metrics = app.metrics().await;
+    for command in [
+        "/coffee",
+        "/coffee-history",
+        "/coffee-cancel",
+        "view_submission",
+        "block_actions",
+    ] {
+        let series = format!("command_latency_seconds_count{{command=\"{command}\"}} 1");
+        assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
+    }
     for name in [
         "command_latency_seconds_bucket{command=\"/coffee\",le=\"0.1\"}",
         "command_latency_seconds_bucket{command=\"/coffee\",le=\"0.5\"}",
