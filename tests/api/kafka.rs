@@ -351,3 +351,42 @@ async fn drained(app: &TestApp) {
     })
     .await;
 }
+
+#[tokio::test]
+async fn events_outlive_a_shutdown_and_go_out_once_after_the_restart() {
+    let brokers = shared_broker();
+    let settings = [
+        "--kafka-brokers",
+        brokers.as_str(),
+        "--assign-max-orders",
+        "100",
+    ];
+    let app = spawn_app_with(&settings).await;
+    for user in ["U1", "U2", "U3"] {
+        order(&app, user, "C1").await;
+    }
+    // SIGTERM right away: whatever the relay had not published stays in the outbox.
+    app.stop().await;
+    let again = app.start_again(&settings).await;
+    drained(&again).await;
+    let outbox: HashSet<String> = sqlx::query_scalar::<_, Uuid>("SELECT event_id FROM outbox")
+        .fetch_all(&again.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    assert_eq!(outbox.len(), 4);
+    let keys = HashSet::from([run_id(&again, "C1").await.to_string()]);
+    let received = consume(&brokers, &keys, outbox.len() + 1, Duration::from_secs(3)).await;
+    let delivered: Vec<String> = received
+        .iter()
+        .map(|m| m.value["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        outbox.len(),
+        "each event once: {delivered:?}"
+    );
+    assert_eq!(delivered.into_iter().collect::<HashSet<_>>(), outbox);
+}
