@@ -6,6 +6,7 @@
 //! binary needs it, so a separate crate would form a cycle.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{self, AppState},
+    auth::OidcVerifier,
     cli::Role,
     config::{ConfigError, Settings},
     events::{Relay, RelaySettings},
@@ -114,7 +115,18 @@ impl Application {
             Duration::from_secs(settings.circuit_open_secs),
             metrics.clone(),
         );
+        let oidc = settings
+            .oidc_issuer
+            .as_ref()
+            .zip(settings.jwks_url())
+            .map(|(issuer, jwks)| {
+                Arc::new(OidcVerifier::new(issuer, jwks, &settings.oidc_audience))
+            });
+        if oidc.is_none() && role.runs_http() {
+            tracing::info!("OIDC_ISSUER is not set: /api/v1 answers 401 to every request");
+        }
         let state = AppState {
+            oidc,
             breaker,
             slack: SlackClient::new(
                 settings.slack_api_url.clone(),

@@ -2,6 +2,7 @@
 
 mod error;
 mod health;
+mod rest;
 mod slack_actions;
 mod slack_auth;
 mod slack_commands;
@@ -9,6 +10,7 @@ mod slack_events;
 mod slack_interactions;
 mod state;
 
+use futures::TryFutureExt;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route,
     error::NotFoundError,
@@ -25,10 +27,20 @@ pub use slack_auth::MAX_BODY_BYTES;
 pub use state::AppState;
 
 use health::HealthApi;
+use rest::{OpsApi, RunsApi, UsersApi};
 
-fn openapi_service() -> OpenApiService<HealthApi, ()> {
-    OpenApiService::new(HealthApi, "CoffeeBuddy", env!("CARGO_PKG_VERSION"))
-        .description("Coordinates office coffee runs in Slack.")
+type Apis = (HealthApi, RunsApi, UsersApi, OpsApi);
+
+fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (HealthApi, RunsApi, UsersApi, OpsApi),
+        "CoffeeBuddy",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Coordinates office coffee runs in Slack. `/api/v1` serves internal callers and \
+         operators with bearer tokens from the company's OIDC issuer.",
+    )
 }
 
 /// The OpenAPI document, as `coffeebuddy openapi` prints it.
@@ -43,6 +55,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let docs = api.swagger_ui();
     let metrics = state.metrics.clone();
     let guard = state.clone();
+    let rest_guard = state.clone();
     let slack = Route::new()
         .at("/commands", post(slack_commands::commands))
         .at("/interactions", post(slack_interactions::interactions))
@@ -57,45 +70,107 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/metrics", get(metrics_text))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
-        .nest("/", api)
+        .nest(
+            "/",
+            api.around(move |endpoint, request| {
+                let state = rest_guard.clone();
+                let rest = request.uri().path().starts_with("/api/v1");
+                async move {
+                    if rest {
+                        guard_database(
+                            &state,
+                            endpoint.call(request).map_ok(IntoResponse::into_response),
+                        )
+                        .await
+                    } else {
+                        endpoint
+                            .call(request)
+                            .await
+                            .map(IntoResponse::into_response)
+                    }
+                }
+            }),
+        )
         .data(state)
         .catch_error(|_: NotFoundError| async {
             Json(json!({"error": "not_found", "message": "no such route"}))
                 .with_status(StatusCode::NOT_FOUND)
                 .into_response()
         })
+        .map_to_response()
         .around(move |endpoint, request| {
             let metrics = metrics.clone();
+            let rest = request.uri().path().starts_with("/api/v1");
             async move {
-                let result = endpoint.call(request).await;
-                if let Err(err) = &result
-                    && let Some(api_error) = err.downcast_ref::<ApiError>()
-                {
-                    metrics.error(api_error.code());
+                let result = endpoint.call(request).await.map_err(rest_edge);
+                match &result {
+                    Err(err) => match err.downcast_ref::<ApiError>() {
+                        Some(api_error) => metrics.error(api_error.code()),
+                        None if rest => metrics.error(code_of(err.status())),
+                        None => {}
+                    },
+                    Ok(response) if rest && !response.status().is_success() => {
+                        metrics.error(code_of(response.status()));
+                    }
+                    Ok(_) => {}
                 }
                 result
             }
         })
-        .map_to_response()
 }
 
 /// Runs `call` unless the database circuit is open (then 503 at once), and counts
 /// whether it reached the database.
-async fn guard_database<T>(
+async fn guard_database<T: IntoResponse>(
     state: &AppState,
     call: impl std::future::Future<Output = poem::Result<T>>,
-) -> poem::Result<T> {
+) -> poem::Result<Response> {
     if !state.breaker.allow(&state.pool).await {
         return Err(ApiError::ServiceUnavailable.into());
     }
-    let result = call.await;
-    match &result {
-        Err(err) if err.downcast_ref::<ApiError>() == Some(&ApiError::ServiceUnavailable) => {
-            state.breaker.record_failure()
-        }
-        _ => state.breaker.record_success(),
+    let result = call.await.map(IntoResponse::into_response);
+    let unavailable = match &result {
+        Err(err) => err.downcast_ref::<ApiError>() == Some(&ApiError::ServiceUnavailable),
+        Ok(response) => response.status() == StatusCode::SERVICE_UNAVAILABLE,
+    };
+    if unavailable {
+        state.breaker.record_failure();
+    } else {
+        state.breaker.record_success();
     }
     result
+}
+
+/// poem-openapi answers a missing token and unparsable input itself, with plain text;
+/// the contract wants its JSON codes (and 422 for bad input).
+fn rest_edge(err: poem::Error) -> poem::Error {
+    if err.is::<ApiError>() {
+        return err;
+    }
+    match err.status() {
+        StatusCode::UNAUTHORIZED => poem::Error::from_response(
+            Json(json!({"error": "unauthenticated", "message": "a bearer token is required"}))
+                .with_status(StatusCode::UNAUTHORIZED)
+                .into_response(),
+        ),
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::InvalidInput(err.to_string()).into()
+        }
+        _ => err,
+    }
+}
+
+fn code_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "unauthenticated",
+        403 => "unauthorized",
+        404 => "not_found",
+        409 => "conflict",
+        413 => "payload_too_large",
+        422 => "invalid_input",
+        503 => "service_unavailable",
+        _ => "internal",
+    }
 }
 
 #[handler]

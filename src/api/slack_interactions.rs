@@ -74,6 +74,7 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
         user_id: submission.user.id.clone(),
         display_name: submission.user.display_name().map(str::to_owned),
         order,
+        run_id: None,
     };
     match place_order(&state.pool, &state.rules, &request).await {
         Ok(placed) => {
@@ -90,10 +91,12 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
             field: OrderField::DrinkType,
             message: "A runner has already been picked for this run. Order in the next one!".into(),
         }])),
-        Err(PlaceOrderError::Contended) => Ok(field_errors(&[OrderInputError {
-            field: OrderField::DrinkType,
-            message: "Lots of orders at once. Please submit again.".into(),
-        }])),
+        Err(PlaceOrderError::Contended | PlaceOrderError::RunNotActive) => {
+            Ok(field_errors(&[OrderInputError {
+                field: OrderField::DrinkType,
+                message: "Lots of orders at once. Please submit again.".into(),
+            }]))
+        }
         Err(PlaceOrderError::Database(err)) => {
             Err(ApiError::from_database("place order", &err).into())
         }

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::{
+    auth::OidcVerifier,
     resilience::CircuitBreaker,
     slack::{SlackClient, SlackPacer},
     telemetry::Metrics,
@@ -20,4 +21,6 @@ pub struct AppState {
     pub signing_secret: Arc<SecretString>,
     pub rules: RunRules,
     pub breaker: CircuitBreaker,
+    /// `None` when OIDC_ISSUER is unset: the REST API then answers 401.
+    pub oidc: Option<Arc<OidcVerifier>>,
 }

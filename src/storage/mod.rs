@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod fairness;
+pub mod jobs;
 pub mod orders;
 mod pool;
 pub mod preferences;

@@ -265,3 +265,56 @@ pub async fn history(
     .fetch_all(pool)
     .await
 }
+
+/// Every column the REST API shows of a run.
+#[derive(Debug, Clone, FromRow)]
+pub struct RunRecord {
+    pub run_id: Uuid,
+    pub workspace_id: String,
+    pub channel_id: String,
+    pub initiator_user_id: String,
+    pub runner_user_id: Option<String>,
+    pub status: String,
+    pub volunteered: bool,
+    pub created_at: DateTime<Utc>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub reminder_sent_at: Option<DateTime<Utc>>,
+}
+
+pub async fn record(pool: &sqlx::PgPool, run_id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                status::text AS status, volunteered, created_at, assigned_at, completed_at,
+                cancelled_at, reminder_sent_at
+         FROM coffee_runs WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Runs made per active user of a workspace over the window (`/fairness`): everyone who
+/// ordered in a run of the workspace, with 0 for those who never ran.
+pub async fn runs_per_user(
+    pool: &sqlx::PgPool,
+    workspace_id: &str,
+    window_days: u32,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH window_runs AS (
+             SELECT run_id, runner_user_id FROM coffee_runs
+             WHERE workspace_id = $1 AND created_at > NOW() - make_interval(days => $2)
+               AND status <> 'cancelled'
+         )
+         SELECT o.user_id,
+                (SELECT count(*) FROM window_runs w WHERE w.runner_user_id = o.user_id) AS runs
+         FROM (SELECT DISTINCT o.user_id FROM orders o JOIN window_runs w USING (run_id)) o
+         ORDER BY o.user_id",
+    )
+    .bind(workspace_id)
+    .bind(window_days as i32)
+    .fetch_all(pool)
+    .await
+}

@@ -21,6 +21,8 @@ pub struct OrderRequest {
     pub user_id: String,
     pub display_name: Option<String>,
     pub order: OrderInput,
+    /// Order into this run only (REST `POST /runs/{id}/orders`); never start another.
+    pub run_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub enum PlaceOrderError {
     RunnerAssigned,
     #[error("the channel's run kept changing under us; try again")]
     Contended,
+    #[error("that run is no longer taking orders")]
+    RunNotActive,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -55,6 +59,9 @@ pub async fn place_order(
     let mut tx = pool.begin().await?;
     users::upsert(&mut tx, &request.user_id, request.display_name.as_deref()).await?;
     let (run, run_created) = active_run(&mut tx, request).await?;
+    if request.run_id.is_some_and(|wanted| wanted != run.run_id) {
+        return Err(PlaceOrderError::RunNotActive);
+    }
     if run.runner_user_id.is_some() {
         return Err(PlaceOrderError::RunnerAssigned);
     }

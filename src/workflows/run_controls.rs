@@ -9,7 +9,7 @@ use crate::{
     domain::{DomainEvent, EventKind},
     jobs::{self, SlackMessage},
     slack::views,
-    storage::{events, runs},
+    storage::{events, runs, users},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub async fn complete_run(
     if runner != actor.user_id && !actor.admin {
         return Ok(Completion::NotRunner);
     }
+    // An admin acting through the REST API may never have ordered: audit rows need them.
+    users::upsert(&mut tx, actor.user_id, None).await?;
     let Some(version) = runs::finish(&mut tx, run_id, true).await? else {
         return Ok(Completion::AlreadyOver { status: run.status });
     };
@@ -101,6 +103,7 @@ pub async fn cancel_run(
             initiator: run.initiator_user_id,
         });
     }
+    users::upsert(&mut tx, actor.user_id, None).await?;
     let Some(version) = runs::finish(&mut tx, run_id, false).await? else {
         return Ok(Cancellation::AlreadyOver { status: run.status });
     };

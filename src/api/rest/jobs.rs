@@ -1,0 +1,99 @@
+//! `/api/v1/jobs` and `/api/v1/fairness`: for operators.
+
+use poem::web::Data;
+use poem_openapi::{
+    OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::{BearerToken, RestError, RestTags, authenticate, models, require_admin};
+use crate::{
+    api::state::AppState,
+    storage::{
+        jobs::{self, JobState},
+        runs,
+    },
+};
+
+pub struct OpsApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "RestTags::Ops")]
+impl OpsApi {
+    /// Jobs in a state (`failed`: given up, with their last error and attempts), newest
+    /// first, at most 200. Admin only.
+    #[oai(path = "/jobs", method = "get")]
+    async fn list_jobs(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        #[oai(name = "state")] job_state: Query<String>,
+    ) -> Result<Json<Vec<models::Job>>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        require_admin(&caller)?;
+        let wanted = JobState::parse(&job_state.0)
+            .ok_or_else(|| RestError::invalid("state must be failed, pending or done"))?;
+        let found = jobs::list(&state.pool, wanted, 200)
+            .await
+            .map_err(|e| RestError::database("list jobs", &e))?;
+        Ok(Json(found.into_iter().map(Into::into).collect()))
+    }
+
+    /// Runs a failed job again from its first attempt (409 if it has not failed). Admin only.
+    #[oai(path = "/jobs/:job_id/retry", method = "post")]
+    async fn retry_job(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        job_id: Path<String>,
+    ) -> Result<Json<models::Job>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        require_admin(&caller)?;
+        match jobs::retry(&state.pool, &job_id.0)
+            .await
+            .map_err(|e| RestError::database("retry job", &e))?
+        {
+            jobs::Retry::Requeued(job) => {
+                tracing::info!(job_id = %job_id.0, by = %caller.user_id, "failed job requeued");
+                Ok(Json(job.into()))
+            }
+            jobs::Retry::NotFailed => Err(RestError::conflict("only failed jobs can be retried")),
+            jobs::Retry::NotFound => Err(RestError::not_found("no such job")),
+        }
+    }
+
+    /// Runs made per active user of a workspace over FAIRNESS_WINDOW_DAYS, and their
+    /// standard deviation.
+    #[oai(path = "/fairness", method = "get")]
+    async fn fairness(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        workspace_id: Query<String>,
+    ) -> Result<Json<models::Fairness>, RestError> {
+        authenticate(&state, &auth).await?;
+        if workspace_id.0.trim().is_empty() {
+            return Err(RestError::invalid("workspace_id is required"));
+        }
+        let window_days = state.rules.fairness_window_days;
+        let counts = runs::runs_per_user(&state.pool, &workspace_id.0, window_days)
+            .await
+            .map_err(|e| RestError::database("fairness", &e))?;
+        let n = counts.len().max(1) as f64;
+        let mean = counts.iter().map(|(_, r)| *r as f64).sum::<f64>() / n;
+        let variance = counts
+            .iter()
+            .map(|(_, r)| (*r as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        Ok(Json(models::Fairness {
+            workspace_id: workspace_id.0,
+            window_days,
+            users: counts
+                .into_iter()
+                .map(|(user_id, runs)| models::UserRuns { user_id, runs })
+                .collect(),
+            std_dev: variance.sqrt(),
+        }))
+    }
+}

@@ -1,0 +1,215 @@
+//! `/api/v1/runs`: create, read, order into, complete and cancel runs.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use super::{BearerToken, RestError, RestTags, authenticate, models};
+use crate::{
+    api::state::AppState,
+    auth::Caller,
+    domain::{OrderInput, OrderInputError},
+    storage::{orders, runs},
+    workflows::{
+        Actor,
+        place_order::{OrderRequest, PlaceOrderError, place_order},
+        run_controls::{Cancellation, Completion, cancel_run, complete_run},
+    },
+};
+
+pub struct RunsApi;
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// Created; the body is the run as it is now.
+    #[oai(status = 201)]
+    Run(Json<models::Run>),
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "RestTags::Runs")]
+impl RunsApi {
+    /// Starts a coffee run in a channel with the caller's order (409 if the channel has an
+    /// active run: order into that one instead).
+    #[oai(path = "/runs", method = "post")]
+    async fn create_run(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        body: Json<models::NewRun>,
+    ) -> Result<Created, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        let body = body.0;
+        if body.workspace_id.trim().is_empty() || body.channel_id.trim().is_empty() {
+            return Err(RestError::invalid(
+                "workspace_id and channel_id are required",
+            ));
+        }
+        let order = parse_order(&body.drink_type, &body.size, body.customizations.as_deref())?;
+        if let Some(active) = runs::find_active(&state.pool, &body.workspace_id, &body.channel_id)
+            .await
+            .map_err(|e| RestError::database("find the channel's run", &e))?
+        {
+            return Err(RestError::conflict(&format!(
+                "the channel already has an active run ({}); order into it",
+                active.run_id
+            )));
+        }
+        let request = OrderRequest {
+            workspace_id: body.workspace_id,
+            channel_id: body.channel_id,
+            user_id: caller.user_id,
+            display_name: None,
+            order,
+            run_id: None,
+        };
+        let run_id = order_into(&state, request).await?;
+        Ok(Created::Run(Json(load(&state, run_id).await?)))
+    }
+
+    /// A run with its orders: for its initiator, runner and participants, or an admin.
+    #[oai(path = "/runs/:run_id", method = "get")]
+    async fn get_run(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        run_id: Path<Uuid>,
+    ) -> Result<Json<models::Run>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        let run = load(&state, run_id.0).await?;
+        let involved = caller.admin
+            || run.initiator_user_id == caller.user_id
+            || run.runner_user_id.as_deref() == Some(caller.user_id.as_str())
+            || run.orders.iter().any(|o| o.user_id == caller.user_id);
+        if !involved {
+            return Err(RestError::unauthorized("you have no part in this run"));
+        }
+        Ok(Json(run))
+    }
+
+    /// Places or replaces the caller's order in the run (409 once a runner is picked or the
+    /// run is over).
+    #[oai(path = "/runs/:run_id/orders", method = "post")]
+    async fn add_order(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        run_id: Path<Uuid>,
+        body: Json<models::NewOrder>,
+    ) -> Result<Created, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        let order = parse_order(&body.drink_type, &body.size, body.customizations.as_deref())?;
+        let run = runs::record(&state.pool, run_id.0)
+            .await
+            .map_err(|e| RestError::database("load run", &e))?
+            .ok_or_else(|| RestError::not_found("no such run"))?;
+        let request = OrderRequest {
+            workspace_id: run.workspace_id,
+            channel_id: run.channel_id,
+            user_id: caller.user_id,
+            display_name: None,
+            order,
+            run_id: Some(run.run_id),
+        };
+        order_into(&state, request).await?;
+        Ok(Created::Run(Json(load(&state, run.run_id).await?)))
+    }
+
+    /// Marks the run complete: its runner, or an admin.
+    #[oai(path = "/runs/:run_id/complete", method = "patch")]
+    async fn complete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        run_id: Path<Uuid>,
+    ) -> Result<Json<models::Run>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        let outcome = complete_run(&state.pool, run_id.0, actor(&caller))
+            .await
+            .map_err(|e| RestError::database("complete run", &e))?;
+        match outcome {
+            Completion::Completed { .. } => Ok(Json(load(&state, run_id.0).await?)),
+            Completion::NotRunner => Err(RestError::unauthorized(
+                "only the runner can complete the run",
+            )),
+            Completion::NoRunner => Err(RestError::conflict("the run has no runner yet")),
+            Completion::AlreadyOver { status } => {
+                Err(RestError::conflict(&format!("the run is already {status}")))
+            }
+            Completion::NotFound => Err(RestError::not_found("no such run")),
+        }
+    }
+
+    /// Cancels the run: its initiator or runner, or an admin.
+    #[oai(path = "/runs/:run_id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        run_id: Path<Uuid>,
+    ) -> Result<Json<models::Run>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        let outcome = cancel_run(&state.pool, run_id.0, actor(&caller))
+            .await
+            .map_err(|e| RestError::database("cancel run", &e))?;
+        match outcome {
+            Cancellation::Cancelled => Ok(Json(load(&state, run_id.0).await?)),
+            Cancellation::NotAllowed { .. } => Err(RestError::unauthorized(
+                "only the run's initiator or runner can cancel it",
+            )),
+            Cancellation::AlreadyOver { status } => {
+                Err(RestError::conflict(&format!("the run is already {status}")))
+            }
+            Cancellation::NotFound => Err(RestError::not_found("no such run")),
+        }
+    }
+}
+
+fn actor(caller: &Caller) -> Actor<'_> {
+    Actor {
+        user_id: &caller.user_id,
+        admin: caller.admin,
+    }
+}
+
+fn parse_order(
+    drink: &str,
+    size: &str,
+    customizations: Option<&str>,
+) -> Result<OrderInput, RestError> {
+    OrderInput::parse(Some(drink), Some(size), customizations).map_err(
+        |errors: Vec<OrderInputError>| {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            RestError::invalid(&text.join("; "))
+        },
+    )
+}
+
+async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
+    match place_order(&state.pool, &state.rules, &request).await {
+        Ok(placed) => {
+            state.metrics.order_placed(request.order.drink_type);
+            Ok(placed.run_id)
+        }
+        Err(PlaceOrderError::RunnerAssigned) => Err(RestError::conflict(
+            "a runner has already been picked for this run",
+        )),
+        Err(PlaceOrderError::RunNotActive) => {
+            Err(RestError::conflict("the run is no longer taking orders"))
+        }
+        Err(PlaceOrderError::Contended) => Err(RestError::conflict(
+            "the channel's run changed meanwhile; try again",
+        )),
+        Err(PlaceOrderError::Database(e)) => Err(RestError::database("place order", &e)),
+    }
+}
+
+async fn load(state: &AppState, run_id: Uuid) -> Result<models::Run, RestError> {
+    let run = runs::record(&state.pool, run_id)
+        .await
+        .map_err(|e| RestError::database("load run", &e))?
+        .ok_or_else(|| RestError::not_found("no such run"))?;
+    let orders = orders::records_for_run(&state.pool, run_id)
+        .await
+        .map_err(|e| RestError::database("load orders", &e))?;
+    Ok(models::Run::new(run, orders))
+}

@@ -1,0 +1,197 @@
+//! Bearer JWTs checked against the issuer's JWKS: signature (RS256 or ES256 only: `none`
+//! and HMAC tokens are refused), `iss`, `aud`, `exp` and `nbf`. Keys are cached and fetched
+//! again on an unknown `kid`, at most once a minute, so a rotation is picked up and a flood
+//! of made-up key ids cannot hammer the issuer.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation, decode, decode_header,
+    jwk::{Jwk, JwkSet},
+};
+use reqwest::Url;
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+/// The scope that may act on anything.
+pub const ADMIN_SCOPE: &str = "coffeebuddy:admin";
+/// Fetch the key set again on an unknown key id at most this often.
+const REFETCH_FLOOR: Duration = Duration::from_secs(60);
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `sub`: a Slack user id.
+    pub user_id: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("a bearer token is required")]
+    Missing,
+    #[error("the token is not acceptable: {0}")]
+    Invalid(String),
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    #[error("the REST API is off: OIDC_ISSUER is not set")]
+    NotConfigured,
+    #[error("the issuer's keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    /// Space-separated scopes (RFC 8693 / Hydra's access tokens)…
+    #[serde(default)]
+    scope: Option<String>,
+    /// …or a list (`scp`), as some issuers send it.
+    #[serde(default)]
+    scp: Option<Vec<String>>,
+}
+
+struct KeyCache {
+    keys: HashMap<String, (Algorithm, DecodingKey)>,
+    fetched_at: Option<Instant>,
+}
+
+pub struct OidcVerifier {
+    issuer: String,
+    audience: String,
+    jwks_url: Url,
+    http: reqwest::Client,
+    cache: RwLock<KeyCache>,
+    refetch_floor: Duration,
+}
+
+impl OidcVerifier {
+    pub fn new(issuer: &Url, jwks_url: Url, audience: &str) -> Self {
+        Self {
+            // Issuers write `iss` without the trailing slash a URL parser adds.
+            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            audience: audience.to_owned(),
+            jwks_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("a reqwest client with static settings builds"),
+            cache: RwLock::new(KeyCache {
+                keys: HashMap::new(),
+                fetched_at: None,
+            }),
+            refetch_floor: REFETCH_FLOOR,
+        }
+    }
+
+    /// Changes how often an unknown key id may trigger a fetch (tests use milliseconds).
+    pub fn with_refetch_floor(mut self, floor: Duration) -> Self {
+        self.refetch_floor = floor;
+        self
+    }
+
+    /// Verifies `token` and returns its caller.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::Invalid("the token names no key (kid)".into()))?;
+        let (alg, key) = self.key(&kid).await?;
+        if alg != header.alg {
+            return Err(AuthError::Invalid(
+                "the token's algorithm does not match its key".into(),
+            ));
+        }
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        validation.set_audience(&[self.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        let claims = decode::<Claims>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .claims;
+        let admin = claims
+            .scope
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .chain(claims.scp.iter().flatten().map(String::as_str))
+            .any(|s| s == ADMIN_SCOPE);
+        Ok(Caller {
+            user_id: claims.sub,
+            admin,
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), AuthError> {
+        {
+            let cache = self.cache.read().await;
+            if let Some(found) = cache.keys.get(kid) {
+                return Ok(found.clone());
+            }
+            if cache
+                .fetched_at
+                .is_some_and(|at| at.elapsed() < self.refetch_floor)
+            {
+                return Err(AuthError::UnknownKey);
+            }
+        }
+        let mut cache = self.cache.write().await;
+        // Another request may have refreshed while we waited for the lock.
+        if let Some(found) = cache.keys.get(kid) {
+            return Ok(found.clone());
+        }
+        if cache
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.refetch_floor)
+        {
+            return Err(AuthError::UnknownKey);
+        }
+        cache.fetched_at = Some(Instant::now());
+        cache.keys = self.fetch().await?;
+        tracing::info!(keys = cache.keys.len(), "fetched the OIDC issuer's keys");
+        cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+        let unavailable =
+            |e: reqwest::Error| AuthError::KeysUnavailable(e.without_url().to_string());
+        let set: JwkSet = self
+            .http
+            .get(self.jwks_url.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        Ok(set.keys.iter().filter_map(usable_key).collect())
+    }
+}
+
+/// Signing keys we accept: RSA for RS256 and P-256 for ES256.
+fn usable_key(jwk: &Jwk) -> Option<(String, (Algorithm, DecodingKey))> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    let alg = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        _ => return None,
+    };
+    let kid = jwk.common.key_id.clone()?;
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some((kid, (alg, key)))
+}

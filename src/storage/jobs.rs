@@ -1,0 +1,96 @@
+//! Operators' view of the job queue (apalis' `apalis.jobs`). apalis-postgres 1.0 has no
+//! "retry a failed job" call, so it is SQL here.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+/// The job states operators ask about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Given up: `Killed`, or `Failed` with every attempt spent.
+    Failed,
+    Pending,
+    Done,
+}
+
+impl JobState {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "failed" => Some(Self::Failed),
+            "pending" => Some(Self::Pending),
+            "done" => Some(Self::Done),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct JobRecord {
+    pub id: String,
+    pub job_type: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_result: Option<serde_json::Value>,
+    pub run_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub job: Vec<u8>,
+}
+
+pub async fn list(
+    pool: &PgPool,
+    state: JobState,
+    limit: i64,
+) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let query = match state {
+        // Given up: apalis leaves a `Failed` row with attempts to spare for another try.
+        JobState::Failed => {
+            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
+             FROM apalis.jobs WHERE status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts)
+             ORDER BY run_at DESC LIMIT $1"
+        }
+        JobState::Pending => {
+            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
+             FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running')
+             ORDER BY run_at DESC LIMIT $1"
+        }
+        JobState::Done => {
+            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
+             FROM apalis.jobs WHERE status = 'Done' ORDER BY done_at DESC LIMIT $1"
+        }
+    };
+    sqlx::query_as(query).bind(limit).fetch_all(pool).await
+}
+
+pub enum Retry {
+    Requeued(JobRecord),
+    NotFailed,
+    NotFound,
+}
+
+/// Puts a failed job back in its queue as if new: pending now, attempts reset.
+pub async fn retry(pool: &PgPool, job_id: &str) -> Result<Retry, sqlx::Error> {
+    let requeued: Option<JobRecord> = sqlx::query_as(
+        "UPDATE apalis.jobs
+         SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL, lock_at = NULL,
+             done_at = NULL
+         WHERE id = $1 AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
+         RETURNING id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job",
+    )
+    .bind(job_id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(job) = requeued {
+        return Ok(Retry::Requeued(job));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE id = $1)")
+            .bind(job_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(if exists {
+        Retry::NotFailed
+    } else {
+        Retry::NotFound
+    })
+}

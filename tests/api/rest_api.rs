@@ -1,0 +1,498 @@
+//! The REST API (`/api/v1`): OIDC tokens, every endpoint's answers, and the same events and
+//! audit rows as Slack.
+
+use std::time::Duration;
+
+use coffeebuddy::auth::{AuthError, OidcVerifier};
+use reqwest::{Method, Url};
+use serde_json::{Value, json};
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::{
+    helpers::{TestApp, WORKSPACE, eventually, spawn_app_with},
+    oidc::{self, ISSUER},
+};
+
+async fn rest_app(extra: &[&str]) -> (TestApp, wiremock::MockServer) {
+    let jwks = oidc::jwks_server("jwks.json").await;
+    let mut args: Vec<String> = oidc::oidc_settings(&jwks);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    (spawn_app_with(&refs).await, jwks)
+}
+
+async fn call(
+    app: &TestApp,
+    verb: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .http
+        .request(verb, format!("{}/api/v1{path}", app.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"].as_str().unwrap_or("<no error code>")
+}
+
+fn new_run(channel: &str) -> Value {
+    json!({"workspace_id": WORKSPACE, "channel_id": channel, "drink_type": "Latte", "size": "Large", "customizations": "oat milk"})
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_and_good_ones_accepted() {
+    let (app, _jwks) = rest_app(&[]).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut expired = oidc::claims("U1", "");
+    expired["exp"] = json!(now - 120);
+    let mut wrong_audience = oidc::claims("U1", "");
+    wrong_audience["aud"] = json!("someone-else");
+    let mut wrong_issuer = oidc::claims("U1", "");
+    wrong_issuer["iss"] = json!("https://evil.example");
+    let mut not_yet = oidc::claims("U1", "");
+    not_yet["nbf"] = json!(now + 600);
+    let refused = [
+        ("missing", None),
+        ("garbage", Some("not.a.jwt".to_owned())),
+        ("expired", Some(oidc::sign("rsa-1", &expired))),
+        ("wrong audience", Some(oidc::sign("rsa-1", &wrong_audience))),
+        ("wrong issuer", Some(oidc::sign("rsa-1", &wrong_issuer))),
+        ("not valid yet", Some(oidc::sign("rsa-1", &not_yet))),
+        (
+            "unknown key",
+            Some(oidc::sign("rsa-2", &oidc::claims("U1", ""))),
+        ),
+        ("alg none", Some(oidc::unsigned_token("U1"))),
+        ("HMAC", Some(oidc::hmac_token("U1"))),
+    ];
+    for (case, token) in refused {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            "/users/U1/preferences",
+            token.as_deref(),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (401, "unauthenticated"),
+            "{case}: {body}"
+        );
+    }
+    for token in [
+        oidc::user_token("U1"),
+        oidc::sign("ec-1", &oidc::claims("U1", "")),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            "/users/U1/preferences",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!((status, body), (200, json!([])));
+    }
+    assert!(
+        app.metrics()
+            .await
+            .contains("errors_total{error_type=\"unauthenticated\"} 9")
+    );
+}
+
+#[tokio::test]
+async fn without_an_issuer_the_api_answers_401() {
+    let app = spawn_app_with(&[]).await;
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/users/U1/preferences",
+        Some(&oidc::user_token("U1")),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (401, "unauthenticated"));
+}
+
+#[tokio::test]
+async fn keys_are_fetched_again_for_an_unknown_kid_at_most_once_a_minute() {
+    let jwks = oidc::jwks_server("jwks.json").await;
+    let url = Url::parse(&format!("{}/.well-known/jwks.json", jwks.uri())).unwrap();
+    let verifier = OidcVerifier::new(&Url::parse(ISSUER).unwrap(), url, oidc::AUDIENCE)
+        .with_refetch_floor(Duration::from_millis(300));
+    assert!(verifier.verify(&oidc::user_token("U1")).await.is_ok());
+    // The issuer rotates to a new key.
+    oidc::serve_jwks(&jwks, "jwks-rotated.json").await;
+    let rotated = oidc::sign("rsa-2", &oidc::claims("U1", ""));
+    assert_eq!(
+        verifier.verify(&rotated).await,
+        Err(AuthError::UnknownKey),
+        "too soon to refetch"
+    );
+    assert_eq!(
+        jwks.received_requests().await.unwrap().len(),
+        0,
+        "no refetch within the floor"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(verifier.verify(&rotated).await.unwrap().user_id, "U1");
+    assert_eq!(jwks.received_requests().await.unwrap().len(), 1);
+    // Known keys are served from the cache.
+    assert!(verifier.verify(&rotated).await.is_ok());
+    assert_eq!(jwks.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn runs_orders_completion_and_cancellation_through_the_api() {
+    let (app, _jwks) = rest_app(&["--assign-max-orders", "2"]).await;
+    let u1 = oidc::user_token("U1");
+    let u2 = oidc::user_token("U2");
+    let outsider = oidc::user_token("U9");
+    let admin = oidc::admin_token("OPS1");
+
+    let (status, run) = call(&app, Method::POST, "/runs", Some(&u1), Some(new_run("C1"))).await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["status"], "active");
+    assert_eq!(run["initiator_user_id"], "U1");
+    assert_eq!(run["orders"][0]["customizations"], "oat milk");
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    let (status, body) = call(&app, Method::POST, "/runs", Some(&u2), Some(new_run("C1"))).await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"));
+    let mut bad = new_run("C2");
+    bad["drink_type"] = json!("Tea");
+    let (status, body) = call(&app, Method::POST, "/runs", Some(&u1), Some(bad)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "invalid_input"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/runs",
+        Some(&u1),
+        Some(json!({"workspace_id": 5})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "invalid_input"),
+        "{body}"
+    );
+
+    // Reading: the people in the run and admins.
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/runs/{run_id}"),
+            Some(&u1),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("/runs/{run_id}"),
+        Some(&outsider),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "unauthorized"));
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/runs/{run_id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let missing = uuid::Uuid::new_v4();
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("/runs/{missing}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "not_found"));
+    let (status, body) = call(&app, Method::GET, "/runs/not-a-uuid", Some(&admin), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "invalid_input"),
+        "{body}"
+    );
+
+    // The second order fills the run (ASSIGN_MAX_ORDERS=2): a runner is picked.
+    let order = json!({"drink_type": "Mocha", "size": "Small"});
+    let (status, run) = call(
+        &app,
+        Method::POST,
+        &format!("/runs/{run_id}/orders"),
+        Some(&u2),
+        Some(order.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["orders"].as_array().unwrap().len(), 2);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/runs/{missing}/orders"),
+        Some(&u2),
+        Some(order.clone()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    eventually("a runner", || async {
+        call(
+            &app,
+            Method::GET,
+            &format!("/runs/{run_id}"),
+            Some(&u1),
+            None,
+        )
+        .await
+        .1["runner_user_id"]
+            .is_string()
+    })
+    .await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/runs/{run_id}/orders"),
+        Some(&outsider),
+        Some(order),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "conflict"),
+        "orders close once a runner is picked"
+    );
+
+    // Completing: the runner (U1, the lowest id among newcomers) only.
+    let complete = format!("/runs/{run_id}/complete");
+    let (status, body) = call(&app, Method::PATCH, &complete, Some(&u2), None).await;
+    assert_eq!((status, error_code(&body)), (403, "unauthorized"));
+    let (status, run) = call(&app, Method::PATCH, &complete, Some(&u1), None).await;
+    assert_eq!((status, run["status"].as_str()), (200, Some("completed")));
+    let (status, body) = call(&app, Method::PATCH, &complete, Some(&u1), None).await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"));
+
+    // Cancelling: not a stranger; an admin may.
+    let (_, second) = call(&app, Method::POST, "/runs", Some(&u2), Some(new_run("C2"))).await;
+    let cancel = format!("/runs/{}/cancel", second["run_id"].as_str().unwrap());
+    let (status, body) = call(&app, Method::POST, &cancel, Some(&outsider), None).await;
+    assert_eq!((status, error_code(&body)), (403, "unauthorized"));
+    let (status, run) = call(&app, Method::POST, &cancel, Some(&admin), None).await;
+    assert_eq!((status, run["status"].as_str()), (200, Some("cancelled")));
+    let (status, _) = call(&app, Method::POST, &cancel, Some(&admin), None).await;
+    assert_eq!(status, 409);
+
+    // The same events and audit rows as through Slack.
+    let events: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    for expected in [
+        "coffee.run.created",
+        "coffee.order.placed",
+        "coffee.runner.assigned",
+        "coffee.run.completed",
+        "coffee.run.cancelled",
+    ] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} in {events:?}"
+        );
+    }
+    let cancelled_by: String = sqlx::query_scalar(
+        "SELECT payload->>'cancelled_by_user_id' FROM audit_logs WHERE event_type = 'run_cancelled'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(cancelled_by, "OPS1");
+}
+
+#[tokio::test]
+async fn preferences_are_the_users_own_business() {
+    let (app, _jwks) = rest_app(&[]).await;
+    for channel in ["C1", "C2", "C3", "C4"] {
+        app.submit_order(
+            "U1",
+            channel,
+            Some(if channel == "C4" { "Mocha" } else { "Latte" }),
+            Some("Large"),
+            None,
+        )
+        .await;
+    }
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/users/U1/preferences",
+        Some(&oidc::user_token("U1")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!([
+            {"drink_type": "Latte", "size": "Large", "customizations": null, "order_count": 3},
+            {"drink_type": "Mocha", "size": "Large", "customizations": null, "order_count": 1}
+        ])
+    );
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/users/U1/preferences",
+        Some(&oidc::user_token("U2")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/users/U1/preferences",
+        Some(&oidc::admin_token("OPS")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn operators_list_and_retry_failed_jobs_and_read_fairness() {
+    let (app, _jwks) = rest_app(&["--assign-max-orders", "1"]).await;
+    let admin = oidc::admin_token("OPS1");
+    // Slack refuses the first message for good.
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    app.wait_for_jobs().await;
+
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/jobs?state=failed",
+        Some(&oidc::user_token("U1")),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "unauthorized"));
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/jobs?state=sideways",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_input"));
+    let (status, failed) = call(&app, Method::GET, "/jobs?state=failed", Some(&admin), None).await;
+    assert_eq!(status, 200, "{failed}");
+    let failed = failed.as_array().unwrap().clone();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["job_type"], "send-slack-message");
+    assert_eq!(failed[0]["status"], "Killed");
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not_in_channel"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["attempts"], 1);
+    assert_eq!(failed[0]["payload"]["kind"], "run_summary");
+
+    // The bot was invited meanwhile: retry it.
+    let job_id = failed[0]["job_id"].as_str().unwrap();
+    let (status, job) = call(
+        &app,
+        Method::POST,
+        &format!("/jobs/{job_id}/retry"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!((status, job["status"].as_str()), (200, Some("Pending")));
+    app.wait_for_jobs().await;
+    let (_, failed) = call(&app, Method::GET, "/jobs?state=failed", Some(&admin), None).await;
+    assert_eq!(failed, json!([]));
+    assert!(
+        app.slack_calls("chat.postMessage")
+            .await
+            .iter()
+            .any(|p| p["channel"] == "C1")
+    );
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/jobs/{job_id}/retry"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "a done job is not retried");
+    let (status, _) = call(&app, Method::POST, "/jobs/nope/retry", Some(&admin), None).await;
+    assert_eq!(status, 404);
+
+    let (status, fairness) = call(
+        &app,
+        Method::GET,
+        &format!("/fairness?workspace_id={WORKSPACE}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{fairness}");
+    assert_eq!(fairness["users"], json!([{"user_id": "U1", "runs": 1}]));
+    assert_eq!(fairness["std_dev"], 0.0);
+    assert_eq!(fairness["window_days"], 30);
+    let (status, body) = call(&app, Method::GET, "/fairness", Some(&admin), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "invalid_input"),
+        "{body}"
+    );
+}
