@@ -50,8 +50,25 @@ pub struct TestApp {
 }
 
 /// A database of one test, dropped when the last app using it is gone.
-struct TestDatabase {
-    name: String,
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub fn fresh() -> Self {
+        Self {
+            name: format!("cb_test_{}", Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Its URL with `password` in it (the local server trusts and ignores it).
+    pub fn url_with_password(&self, password: &str) -> String {
+        let server = server_url().replace(
+            "postgres://postgres@",
+            &format!("postgres://postgres:{password}@"),
+        );
+        format!("{server}/{}", self.name)
+    }
 }
 
 /// Settings as an operator would pass them, plus `extra` flags. `--database-url` among

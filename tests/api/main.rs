@@ -13,5 +13,6 @@ mod oidc;
 mod order_submission;
 mod proxy;
 mod rest_api;
+mod secrets_in_logs;
 mod shutdown;
 mod slack_delivery;
