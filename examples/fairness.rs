@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_owned()
             .into();
     }
-    let pool = storage::connect(&args.settings).await?;
+    let pool = storage::connect(&args.settings, None).await?;
     storage::migrate(&pool).await?;
     let config = SimulationConfig {
         seed: args.seed,

@@ -14,6 +14,7 @@ pub mod events;
 #[path = "../jobs/mod.rs"]
 pub mod jobs;
 pub mod resilience;
+pub mod secrets;
 pub mod simulation;
 pub mod slack;
 pub mod startup;

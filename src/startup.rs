@@ -7,7 +7,7 @@ use poem::{
     Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
 };
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ use crate::{
     events::{Relay, RelaySettings},
     jobs::{self, JobContext, WorkerSettings},
     resilience::CircuitBreaker,
+    secrets::{DatabaseCredentials, Secrets, VaultSecrets, VaultSettings, vault},
     slack::{SlackClient, SlackPacer},
     storage::{self, DatabaseError},
     telemetry::{self, Metrics, MetricsRefresher},
@@ -76,6 +77,53 @@ pub struct Application {
     audit_retention_days: u32,
     /// Set when KAFKA_BROKERS is.
     relay: Option<RelaySettings>,
+    /// Set when VAULT_ADDR is.
+    vault: Option<VaultRefresh>,
+}
+
+/// Re-reads Vault when its cache expires, so rotated secrets take effect without a restart.
+struct VaultRefresh {
+    vault: Arc<VaultSecrets>,
+    credentials: Option<DatabaseCredentials>,
+    settings: Settings,
+}
+
+impl VaultRefresh {
+    async fn run(mut self, secrets: Secrets, pool: PgPool, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(vault::CACHE_TTL) => {}
+            }
+            match self.vault.get().await {
+                Ok(bundle) => {
+                    secrets.replace(bundle.signing_secret, bundle.bot_token);
+                    let rotated = self.credentials.as_ref().is_none_or(|old| {
+                        old.username != bundle.database.username
+                            || old.password.expose_secret()
+                                != bundle.database.password.expose_secret()
+                    });
+                    if rotated {
+                        match storage::connect_options(&self.settings, Some(&bundle.database)) {
+                            Ok(options) => {
+                                pool.set_connect_options(options);
+                                tracing::info!(
+                                    "database credentials rotated; new connections use them"
+                                );
+                            }
+                            Err(err) => {
+                                tracing::error!(error = %err, "rotated database credentials are unusable")
+                            }
+                        }
+                        self.credentials = Some(bundle.database);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not refresh secrets from Vault; keeping the current ones")
+                }
+            }
+        }
+    }
 }
 
 impl Application {
@@ -85,11 +133,8 @@ impl Application {
         mut options: Options,
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Config)?;
-        let signing_secret = signing_secret(&settings, role)?;
         options.workers.prune_schedule = settings.prune_audit_schedule.clone();
-        if settings.slack_bot_token.is_none() {
-            tracing::warn!("SLACK_BOT_TOKEN is not set: every Slack call will fail until it is");
-        }
+        let (secrets, vault, credentials) = load_secrets(&settings, role).await?;
         let relay = match (&settings.kafka_brokers, role.runs_workers()) {
             (Some(brokers), true) => Some(RelaySettings {
                 idle_poll: options.relay_idle_poll,
@@ -105,7 +150,7 @@ impl Application {
             (_, false) => None,
         };
 
-        let pool = storage::connect(&settings).await?;
+        let pool = storage::connect(&settings, credentials.as_ref()).await?;
         if settings.migrate_on_start {
             storage::migrate(&pool).await?;
         }
@@ -128,12 +173,9 @@ impl Application {
         let state = AppState {
             oidc,
             breaker,
-            slack: SlackClient::new(
-                settings.slack_api_url.clone(),
-                settings.slack_bot_token.clone(),
-            ),
+            slack: SlackClient::new(settings.slack_api_url.clone(), secrets.clone()),
             pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
-            signing_secret: Arc::new(signing_secret),
+            secrets,
             rules: RunRules::from(&settings),
             metrics,
             pool: pool.clone(),
@@ -155,7 +197,13 @@ impl Application {
         } else {
             (None, None)
         };
+        let vault = vault.map(|vault| VaultRefresh {
+            vault,
+            credentials,
+            settings: settings.clone(),
+        });
         Ok(Self {
+            vault,
             relay,
             audit_retention_days: settings.audit_retention_days,
             role,
@@ -225,6 +273,17 @@ impl Application {
                 Ok(())
             });
         }
+        if let Some(vault) = self.vault {
+            let (secrets, pool, stop) = (
+                self.state.secrets.clone(),
+                self.pool.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                vault.run(secrets, pool, stop).await;
+                Ok(())
+            });
+        }
         let refresher = MetricsRefresher {
             metrics: self.state.metrics.clone(),
             pool: self.pool.clone(),
@@ -255,16 +314,50 @@ impl Application {
     }
 }
 
-fn signing_secret(settings: &Settings, role: Role) -> Result<SecretString, StartError> {
-    match (&settings.slack_signing_secret, role.runs_http()) {
-        (Some(secret), _) => Ok(secret.clone()),
-        // Workers never check signatures.
-        (None, false) => Ok(SecretString::from(String::new())),
-        (None, true) => Err(StartError::Config(ConfigError::new(
-            "SLACK_SIGNING_SECRET",
-            "is not set; copy it from your Slack app's Basic Information page",
-        ))),
-    }
+/// The Slack secrets and database credentials: from Vault when VAULT_ADDR is set (exit 2
+/// when it stays unreachable), else from the environment.
+async fn load_secrets(
+    settings: &Settings,
+    role: Role,
+) -> Result<
+    (
+        Secrets,
+        Option<Arc<VaultSecrets>>,
+        Option<DatabaseCredentials>,
+    ),
+    StartError,
+> {
+    let Some(addr) = &settings.vault_addr else {
+        if settings.slack_signing_secret.is_none() && role.runs_http() {
+            return Err(StartError::Config(ConfigError::new(
+                "SLACK_SIGNING_SECRET",
+                "is not set; copy it from your Slack app's Basic Information page",
+            )));
+        }
+        if settings.slack_bot_token.is_none() {
+            tracing::warn!("SLACK_BOT_TOKEN is not set: every Slack call will fail until it is");
+        }
+        let secrets = Secrets::new(
+            settings.slack_signing_secret.clone(),
+            settings.slack_bot_token.clone(),
+        );
+        return Ok((secrets, None, None));
+    };
+    let vault = VaultSecrets::new(VaultSettings::new(
+        addr.as_str(),
+        &settings.vault_role,
+        &settings.vault_auth_mount,
+        &settings.vault_kv_mount,
+        settings.vault_k8s_token_path.clone(),
+    ))
+    .map_err(|e| StartError::Config(ConfigError::new("VAULT_ADDR", e.to_string())))?;
+    let bundle = vault
+        .get()
+        .await
+        .map_err(|e| StartError::Config(ConfigError::new("VAULT_ADDR", e.to_string())))?;
+    tracing::info!("secrets read from Vault");
+    let secrets = Secrets::new(Some(bundle.signing_secret), Some(bundle.bot_token));
+    Ok((secrets, Some(Arc::new(vault)), Some(bundle.database)))
 }
 
 /// `coffeebuddy serve`.
@@ -285,7 +378,8 @@ pub async fn serve(settings: Settings, role: Role) -> Result<(), StartError> {
 pub async fn migrate(settings: Settings) -> Result<(), StartError> {
     telemetry::init_logging(settings.log_format);
     settings.validate().map_err(StartError::Config)?;
-    let pool = storage::connect(&settings).await?;
+    let (_, _, credentials) = load_secrets(&settings, Role::Worker).await?;
+    let pool = storage::connect(&settings, credentials.as_ref()).await?;
     storage::migrate(&pool).await?;
     storage::close(&pool).await;
     tracing::info!("migrations applied");

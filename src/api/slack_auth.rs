@@ -44,8 +44,9 @@ impl<E: Endpoint> Endpoint for VerifySlackSignatureEndpoint<E> {
                 _ => ApiError::InvalidInput("the request body could not be read".into()),
             })?;
         let now = chrono::Utc::now().timestamp();
+        let secret = state.secrets.signing_secret().ok_or(ApiError::Internal)?;
         if let Err(err) = signature::verify(
-            state.signing_secret.expose_secret().as_bytes(),
+            secret.expose_secret().as_bytes(),
             req.header("x-slack-request-timestamp"),
             req.header("x-slack-signature"),
             &body,

@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::{
     auth::OidcVerifier,
     resilience::CircuitBreaker,
+    secrets::Secrets,
     slack::{SlackClient, SlackPacer},
     telemetry::Metrics,
     workflows::RunRules,
@@ -18,7 +18,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub slack: SlackClient,
     pub pacer: SlackPacer,
-    pub signing_secret: Arc<SecretString>,
+    /// The Slack secrets in force (rotated from Vault).
+    pub secrets: Secrets,
     pub rules: RunRules,
     pub breaker: CircuitBreaker,
     /// `None` when OIDC_ISSUER is unset: the REST API then answers 401.

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url, header};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+
+use crate::secrets::Secrets;
 
 /// Errors Slack answers that no retry will fix.
 const PERMANENT_ERRORS: &[&str] = &[
@@ -54,11 +56,12 @@ pub struct PostedMessage {
 pub struct SlackClient {
     http: reqwest::Client,
     base_url: Url,
-    bot_token: Option<SecretString>,
+    /// Read on every call: Vault may rotate the bot token.
+    secrets: Secrets,
 }
 
 impl SlackClient {
-    pub fn new(base_url: Url, bot_token: Option<SecretString>) -> Self {
+    pub fn new(base_url: Url, secrets: Secrets) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))
@@ -68,7 +71,7 @@ impl SlackClient {
         Self {
             http,
             base_url,
-            bot_token,
+            secrets,
         }
     }
 
@@ -142,7 +145,7 @@ impl SlackClient {
         body: &Value,
         timeout: Option<Duration>,
     ) -> Result<Value, SlackApiError> {
-        let token = self.bot_token.as_ref().ok_or_else(|| {
+        let token = self.secrets.bot_token().ok_or_else(|| {
             SlackApiError::Permanent("not_authed: SLACK_BOT_TOKEN is not set".into())
         })?;
         let url = self

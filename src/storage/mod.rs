@@ -12,4 +12,4 @@ pub mod preferences;
 pub mod runs;
 pub mod users;
 
-pub use pool::{DatabaseError, close, connect, migrate};
+pub use pool::{DatabaseError, close, connect, connect_options, migrate};

@@ -8,7 +8,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use crate::config::Settings;
+use crate::{config::Settings, secrets::DatabaseCredentials};
 
 /// How long `close` waits for in-flight queries (REQ-002).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,13 +40,11 @@ pub enum DatabaseError {
 
 /// Opens the pool, creating the database first if it does not exist, and checks it
 /// answers `SELECT 1`.
-pub async fn connect(settings: &Settings) -> Result<PgPool, DatabaseError> {
-    let options: PgConnectOptions = settings
-        .database_url
-        .expose_secret()
-        .parse()
-        .map_err(DatabaseError::BadUrl)?;
-    let options = options.log_statements(tracing::log::LevelFilter::Debug);
+pub async fn connect(
+    settings: &Settings,
+    credentials: Option<&DatabaseCredentials>,
+) -> Result<PgPool, DatabaseError> {
+    let options = connect_options(settings, credentials)?;
     create_database_if_missing(&options).await?;
 
     let pool = PgPoolOptions::new()
@@ -61,6 +59,24 @@ pub async fn connect(settings: &Settings) -> Result<PgPool, DatabaseError> {
         .await
         .map_err(|source| unreachable(&options, source))?;
     Ok(pool)
+}
+
+/// DATABASE_URL, with Vault's user and password in place of its own when given.
+pub fn connect_options(
+    settings: &Settings,
+    credentials: Option<&DatabaseCredentials>,
+) -> Result<PgConnectOptions, DatabaseError> {
+    let mut options: PgConnectOptions = settings
+        .database_url
+        .expose_secret()
+        .parse()
+        .map_err(DatabaseError::BadUrl)?;
+    if let Some(credentials) = credentials {
+        options = options
+            .username(&credentials.username)
+            .password(credentials.password.expose_secret());
+    }
+    Ok(options.log_statements(tracing::log::LevelFilter::Debug))
 }
 
 /// Applies CoffeeBuddy's migrations, then the job queue's (its own `apalis` schema).

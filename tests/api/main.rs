@@ -16,3 +16,4 @@ mod rest_api;
 mod secrets_in_logs;
 mod shutdown;
 mod slack_delivery;
+mod vault;

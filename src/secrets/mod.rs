@@ -1,0 +1,53 @@
+//! Where the service's secrets come from (REQ-003): HashiCorp Vault when VAULT_ADDR is set,
+//! else the environment. Consumers read them through [`Secrets`] on every use, so a secret
+//! rotated in Vault is picked up by the next refresh without a restart.
+
+pub mod vault;
+
+use std::sync::{Arc, RwLock};
+
+use secrecy::SecretString;
+
+pub use vault::{DatabaseCredentials, SecretBundle, VaultError, VaultSecrets, VaultSettings};
+
+/// The Slack secrets in force now.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    inner: Arc<RwLock<SlackSecrets>>,
+}
+
+#[derive(Clone, Default)]
+struct SlackSecrets {
+    signing_secret: Option<SecretString>,
+    bot_token: Option<SecretString>,
+}
+
+impl Secrets {
+    pub fn new(signing_secret: Option<SecretString>, bot_token: Option<SecretString>) -> Self {
+        Self {
+            inner: Arc::new(RwLock::new(SlackSecrets {
+                signing_secret,
+                bot_token,
+            })),
+        }
+    }
+
+    pub fn signing_secret(&self) -> Option<SecretString> {
+        self.read().signing_secret.clone()
+    }
+
+    pub fn bot_token(&self) -> Option<SecretString> {
+        self.read().bot_token.clone()
+    }
+
+    /// Takes rotated values.
+    pub fn replace(&self, signing_secret: SecretString, bot_token: SecretString) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.signing_secret = Some(signing_secret);
+        inner.bot_token = Some(bot_token);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, SlackSecrets> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
