@@ -306,6 +306,17 @@ async fn runs_orders_completion_and_cancellation_through_the_api() {
     assert_eq!((status, run["status"].as_str()), (200, Some("completed")));
     let (status, body) = call(&app, Method::PATCH, &complete, Some(&u1), None).await;
     assert_eq!((status, error_code(&body)), (409, "conflict"));
+    for (verb, action) in [(Method::PATCH, "complete"), (Method::POST, "cancel")] {
+        let (status, body) = call(
+            &app,
+            verb,
+            &format!("/runs/{missing}/{action}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!((status, error_code(&body)), (404, "not_found"), "{action}");
+    }
 
     // Cancelling: not a stranger; an admin may.
     let (_, second) = call(&app, Method::POST, "/runs", Some(&u2), Some(new_run("C2"))).await;
