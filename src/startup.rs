@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use poem::{
-    Server,
+    EndpointExt, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
 };
 use secrecy::ExposeSecret;
@@ -70,8 +70,8 @@ impl Default for Options {
 pub struct Application {
     role: Role,
     options: Options,
-    acceptor: Option<TcpAcceptor>,
-    port: Option<u16>,
+    acceptor: TcpAcceptor,
+    port: u16,
     pool: PgPool,
     state: AppState,
     audit_retention_days: u32,
@@ -181,22 +181,19 @@ impl Application {
             pool: pool.clone(),
         };
 
-        let (acceptor, port) = if role.runs_http() {
-            let acceptor = TcpListener::bind(settings.bind_addr)
-                .into_acceptor()
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: settings.bind_addr,
-                    source,
-                })?;
-            let port = acceptor
-                .local_addr()
-                .first()
-                .and_then(|a| a.as_socket_addr().map(|s| s.port()));
-            (Some(acceptor), port)
-        } else {
-            (None, None)
-        };
+        // Workers listen too, for probes and metrics (`api::ops_app`).
+        let acceptor = TcpListener::bind(settings.bind_addr)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.bind_addr,
+                source,
+            })?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .unwrap_or(settings.bind_addr.port());
         let vault = vault.map(|vault| VaultRefresh {
             vault,
             credentials,
@@ -215,8 +212,9 @@ impl Application {
         })
     }
 
-    /// The bound HTTP port (useful with `BIND_ADDR=…:0`); `None` for `--role worker`.
-    pub fn port(&self) -> Option<u16> {
+    /// The bound HTTP port (useful with `BIND_ADDR=…:0`): the whole API, or for
+    /// `--role worker` only probes and metrics.
+    pub fn port(&self) -> u16 {
         self.port
     }
 
@@ -232,19 +230,17 @@ impl Application {
     /// jobs finish, and closes the pool.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(acceptor) = self.acceptor {
-            let app = api::app(self.state.clone());
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                Server::new_with_acceptor(acceptor)
-                    .run_with_graceful_shutdown(
-                        app,
-                        stop.cancelled_owned(),
-                        Some(HTTP_DRAIN_TIMEOUT),
-                    )
-                    .await
-            });
-        }
+        let app = if self.role.runs_http() {
+            api::app(self.state.clone()).boxed()
+        } else {
+            api::ops_app(self.state.clone()).boxed()
+        };
+        let (acceptor, stop) = (self.acceptor, shutdown.clone());
+        tasks.spawn(async move {
+            Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(app, stop.cancelled_owned(), Some(HTTP_DRAIN_TIMEOUT))
+                .await
+        });
         if self.role.runs_workers() {
             let ctx = JobContext {
                 pool: self.pool.clone(),
@@ -364,11 +360,7 @@ async fn load_secrets(
 pub async fn serve(settings: Settings, role: Role) -> Result<(), StartError> {
     telemetry::init_logging(settings.log_format);
     let app = Application::build(settings, role, Options::default()).await?;
-    if let Some(port) = app.port() {
-        tracing::info!(port, ?role, "CoffeeBuddy is serving");
-    } else {
-        tracing::info!(?role, "CoffeeBuddy workers are running");
-    }
+    tracing::info!(port = app.port(), ?role, "CoffeeBuddy is serving");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.run_until(shutdown).await

@@ -173,6 +173,22 @@ fn code_of(status: StatusCode) -> &'static str {
     }
 }
 
+/// What a `--role worker` process serves: probes and metrics, so Kubernetes can check it
+/// and Prometheus can scrape what only workers count (Kafka failures, job outcomes).
+pub fn ops_app(state: AppState) -> impl Endpoint<Output = Response> {
+    let api = OpenApiService::new(HealthApi, "CoffeeBuddy worker", env!("CARGO_PKG_VERSION"));
+    Route::new()
+        .at("/metrics", get(metrics_text))
+        .nest("/", api)
+        .data(state)
+        .catch_error(|_: NotFoundError| async {
+            Json(json!({"error": "not_found", "message": "a worker serves only /healthz, /readyz and /metrics"}))
+                .with_status(StatusCode::NOT_FOUND)
+                .into_response()
+        })
+        .map_to_response()
+}
+
 #[handler]
 fn metrics_text(state: Data<&AppState>) -> Response {
     Response::builder()

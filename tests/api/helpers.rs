@@ -147,7 +147,7 @@ async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&s
     let app = Application::build(settings, Role::All, options)
         .await
         .expect("the app builds");
-    let address = format!("http://127.0.0.1:{}", app.port().expect("an HTTP port"));
+    let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -353,6 +353,11 @@ impl TestApp {
         })
         .await;
     }
+}
+
+/// The name of the test's database.
+pub fn database_name_of(app: &TestApp) -> String {
+    app.database.name.clone()
 }
 
 /// The URL of the test's database, for a connection of the test's own.

@@ -236,3 +236,60 @@ async fn the_committed_openapi_document_matches_the_service() {
     assert_eq!(served["paths"], printed["paths"]);
     assert_eq!(app.get("/docs").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_worker_serves_probes_and_metrics_only() {
+    let app = spawn_app().await;
+    let settings = crate::helpers::test_settings(
+        &crate::helpers::database_name_of(&app),
+        &app.slack.uri(),
+        &[],
+    );
+    let worker = coffeebuddy::startup::Application::build(
+        settings,
+        coffeebuddy::cli::Role::Worker,
+        coffeebuddy::startup::Options::default(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", worker.port());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(worker.run_until(shutdown.clone()));
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kafka_publish_failures_total 0"),
+        "{metrics}"
+    );
+    let slack = http
+        .post(format!("{base}/slack/commands"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slack.status(), 404, "workers take no Slack traffic");
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
