@@ -1,0 +1,42 @@
+{{/* Every setting of the service as KEY: "value" lines (README "Configuration"). */}}
+{{- define "coffeebuddy.settings" -}}
+{{- with .Values.config }}
+DATABASE_URL: {{ .databaseUrl | quote }}
+DB_MAX_CONNECTIONS: {{ .dbMaxConnections | quote }}
+DB_MIN_CONNECTIONS: {{ .dbMinConnections | quote }}
+DB_ACQUIRE_TIMEOUT_SECS: {{ .dbAcquireTimeoutSecs | quote }}
+BIND_ADDR: "0.0.0.0:8080"
+SLACK_API_URL: {{ .slackApiUrl | quote }}
+SLACK_RATE_LIMIT_PER_MIN: {{ .slackRateLimitPerMin | quote }}
+{{- with .kafkaBrokers }}
+KAFKA_BROKERS: {{ . | quote }}
+{{- end }}
+KAFKA_CREATE_TOPICS: {{ .kafkaCreateTopics | quote }}
+{{- with .oidcIssuer }}
+OIDC_ISSUER: {{ . | quote }}
+{{- end }}
+{{- with .oidcJwksUrl }}
+OIDC_JWKS_URL: {{ . | quote }}
+{{- end }}
+OIDC_AUDIENCE: {{ .oidcAudience | quote }}
+ASSIGN_WINDOW_SECS: {{ .assignWindowSecs | quote }}
+ASSIGN_MAX_ORDERS: {{ .assignMaxOrders | quote }}
+REMINDER_DELAY_SECS: {{ .reminderDelaySecs | quote }}
+FAIRNESS_WINDOW_DAYS: {{ .fairnessWindowDays | quote }}
+ACTIVE_WINDOW_DAYS: {{ .activeWindowDays | quote }}
+AUDIT_RETENTION_DAYS: {{ .auditRetentionDays | quote }}
+FAIRNESS_POLICY: {{ .fairnessPolicy | quote }}
+PRUNE_AUDIT_SCHEDULE: {{ .pruneAuditSchedule | quote }}
+CIRCUIT_FAILURE_THRESHOLD: {{ .circuitFailureThreshold | quote }}
+CIRCUIT_OPEN_SECS: {{ .circuitOpenSecs | quote }}
+LOG_FORMAT: {{ .logFormat | quote }}
+{{- end }}
+MIGRATE_ON_START: {{ (not .Values.migrations.enabled) | quote }}
+{{- if .Values.vault.enabled }}
+VAULT_ADDR: {{ .Values.vault.addr | quote }}
+VAULT_ROLE: {{ .Values.vault.role | quote }}
+VAULT_AUTH_MOUNT: {{ .Values.vault.authMount | quote }}
+VAULT_KV_MOUNT: {{ .Values.vault.kvMount | quote }}
+VAULT_K8S_TOKEN_PATH: /var/run/secrets/kubernetes.io/serviceaccount/token
+{{- end }}
+{{- end -}}
