@@ -1,0 +1,266 @@
+//! The deployment files agree with the service: every metric the Grafana dashboard and the
+//! alert rules query is one a running instance exports, and the Slack app manifest's
+//! commands and URLs are the routes the service answers.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// PromQL words that are not metric names.
+const PROMQL_WORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "le",
+    "inf",
+    "nan",
+];
+
+/// The metric names a PromQL expression selects.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    // Drop label matchers and grouping clauses, which hold label names, not metrics.
+    let mut cleaned = String::new();
+    let mut depth = 0;
+    for c in expr.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => cleaned.push(c),
+        }
+    }
+    for clause in ["by", "without", "on", "ignoring"] {
+        while let Some(start) = find_clause(&cleaned, clause) {
+            let end = cleaned[start..]
+                .find(')')
+                .map_or(cleaned.len(), |i| start + i + 1);
+            cleaned.replace_range(start..end, " ");
+        }
+    }
+    let mut names = BTreeSet::new();
+    let bytes: Vec<char> = cleaned.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphabetic() || bytes[i] == '_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '_' || bytes[i] == ':')
+            {
+                i += 1;
+            }
+            let word: String = bytes[start..i].iter().collect();
+            let next = bytes[i..].iter().find(|c| !c.is_whitespace());
+            let is_function = next == Some(&'(');
+            let in_duration = start > 0 && bytes[start - 1].is_ascii_digit();
+            if !is_function && !in_duration && !PROMQL_WORDS.contains(&word.as_str()) {
+                names.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+fn find_clause(text: &str, clause: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(clause) {
+        let at = from + i;
+        let before_ok = at == 0
+            || !text.as_bytes()[at - 1].is_ascii_alphanumeric() && text.as_bytes()[at - 1] != b'_';
+        let after = text[at + clause.len()..].trim_start();
+        if before_ok && after.starts_with('(') {
+            return Some(at);
+        }
+        from = at + clause.len();
+    }
+    None
+}
+
+fn dashboard_exprs() -> Vec<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(expr)) = map.get("expr") {
+                    out.push(expr.clone());
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let text =
+        std::fs::read_to_string(format!("{ROOT}/ops/grafana/coffeebuddy-dashboard.json")).unwrap();
+    let mut exprs = Vec::new();
+    walk(
+        &serde_json::from_str(&text).expect("the dashboard is JSON"),
+        &mut exprs,
+    );
+    exprs
+}
+
+fn alert_exprs() -> Vec<String> {
+    std::fs::read_to_string(format!("{ROOT}/ops/prometheus/alerts.yaml"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr:"))
+        .map(|e| e.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .collect()
+}
+
+#[test]
+fn metric_names_are_read_from_promql() {
+    let names = metric_names(
+        r#"histogram_quantile(0.95, sum by (le, command) (rate(command_latency_seconds_bucket{command="/coffee"}[5m]))) > 2"#,
+    );
+    assert_eq!(
+        names,
+        BTreeSet::from(["command_latency_seconds_bucket".to_owned()])
+    );
+    let names = metric_names(
+        "sum(rate(errors_total[5m])) / clamp_min(sum(rate(command_latency_seconds_count[5m])), 1e-9)",
+    );
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "command_latency_seconds_count".to_owned(),
+            "errors_total".to_owned()
+        ])
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_and_alerts_query_only_exported_metrics() {
+    let app = spawn_app().await;
+    // Histograms show their series once observed.
+    app.slash_command("/coffee", "help", "U1", "C1").await;
+    let exported: BTreeSet<String> = app
+        .metrics()
+        .await
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+        .collect();
+    let dashboard = dashboard_exprs();
+    let alerts = alert_exprs();
+    assert!(
+        dashboard.len() >= 10,
+        "the dashboard has its panels: {dashboard:?}"
+    );
+    assert!(alerts.len() >= 4, "the alert rules are there: {alerts:?}");
+    let mut queried = BTreeSet::new();
+    for expr in dashboard.iter().chain(&alerts) {
+        let names = metric_names(expr);
+        assert!(!names.is_empty(), "no metric in {expr}");
+        queried.extend(names);
+    }
+    let missing: Vec<&String> = queried.iter().filter(|m| !exported.contains(*m)).collect();
+    assert!(
+        missing.is_empty(),
+        "queried but not exported: {missing:?}\nexported: {exported:?}"
+    );
+    for needed in [
+        "command_latency_seconds_bucket",
+        "circuit_breaker_state",
+        "kafka_publish_failures_total",
+        "jobs",
+        "errors_total",
+    ] {
+        assert!(
+            queried.contains(needed),
+            "{needed} is not on the dashboard or in an alert"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_slack_manifest_matches_the_routes_and_commands() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{ROOT}/slack/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let path_of = |url: &Value| {
+        reqwest::Url::parse(url.as_str().unwrap())
+            .unwrap()
+            .path()
+            .to_owned()
+    };
+    let commands = manifest["features"]["slash_commands"].as_array().unwrap();
+    let names: BTreeSet<&str> = commands
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["/coffee", "/coffee-cancel", "/coffee-history"])
+    );
+    assert!(
+        commands
+            .iter()
+            .all(|c| path_of(&c["url"]) == "/slack/commands")
+    );
+    assert_eq!(
+        path_of(&manifest["settings"]["interactivity"]["request_url"]),
+        "/slack/interactions"
+    );
+    assert_eq!(manifest["settings"]["interactivity"]["is_enabled"], true);
+    assert_eq!(
+        path_of(&manifest["settings"]["event_subscriptions"]["request_url"]),
+        "/slack/events"
+    );
+    assert_eq!(
+        manifest["settings"]["event_subscriptions"]["bot_events"],
+        serde_json::json!(["app_mention"])
+    );
+    let scopes: BTreeSet<&str> = manifest["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scopes,
+        BTreeSet::from(["app_mentions:read", "chat:write", "commands", "im:write"])
+    );
+
+    // The running service answers each command itself and each URL is a route.
+    let app = spawn_app().await;
+    for command in &names {
+        let response = app.slash_command(command, "help", "U1", "C1").await;
+        assert_eq!(response.status(), 200, "{command}");
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains("I don't know"),
+            "{command} is not handled: {text}"
+        );
+    }
+    let challenge = serde_json::json!({"type": "url_verification", "challenge": "c"}).to_string();
+    let events = path_of(&manifest["settings"]["event_subscriptions"]["request_url"]);
+    assert_eq!(
+        app.post_signed(&events, "application/json", challenge)
+            .await
+            .status(),
+        200
+    );
+    let interactions = path_of(&manifest["settings"]["interactivity"]["request_url"]);
+    let ignored = serde_urlencoded::to_string([("payload", r#"{"type":"view_closed"}"#)]).unwrap();
+    assert_eq!(
+        app.post_signed(&interactions, "application/x-www-form-urlencoded", ignored)
+            .await
+            .status(),
+        200
+    );
+}
