@@ -37,6 +37,11 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Play a whole coffee run against the local PostgreSQL with a built-in fake Slack.
+    Demo {
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
 }
 
 /// The parts of the service one process runs, so API and workers can scale apart.
@@ -64,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve { role, settings } => startup::serve(*settings, role).await,
         Command::Migrate { settings } => startup::migrate(*settings).await,
+        Command::Demo { settings } => crate::demo::run(*settings).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi_document());
             Ok(())

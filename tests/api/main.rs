@@ -4,6 +4,7 @@
 mod circuit_breaker;
 mod coffee_command;
 mod coffee_run;
+mod demo;
 mod deploy_files;
 mod fairness;
 mod helpers;
