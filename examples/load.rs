@@ -1,0 +1,406 @@
+//! Load benchmark: the release binary as its own process against the local PostgreSQL and a
+//! fake Slack, driven with correctly signed Slack requests.
+//!
+//! `scripts/bench.sh` (builds the release binary and this example, then runs it).
+//!
+//! For each request kind (order `view_submission`s across many channels and users,
+//! `/coffee-history`, `/coffee`) it offers 100, 300 and 1,000 requests/s open loop —
+//! latency counted from each request's scheduled send time, so a stall shows up as the
+//! queue it causes — then saturates it closed loop. It reports throughput, p50/p95/p99,
+//! the service's CPU per request (from /proc) and its RSS idle and under load.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use coffeebuddy::slack::signature;
+use poem::{
+    EndpointExt, Route, Server, handler,
+    listener::{Acceptor, Listener, TcpListener},
+    web::Json,
+};
+use serde_json::{Value, json};
+use sqlx::{ConnectOptions, postgres::PgConnectOptions};
+use tokio::sync::Mutex;
+
+const SECRET: &str = "bench-signing-secret";
+const PHASE: Duration = Duration::from_secs(5);
+const RATES: [u32; 3] = [100, 300, 1_000];
+const SATURATION_CLIENTS: usize = 64;
+const CHANNELS: usize = 200;
+const USERS: usize = 2_000;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Order,
+    History,
+    Coffee,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Order => "order `view_submission`",
+            Kind::History => "`/coffee-history`",
+            Kind::Coffee => "`/coffee` (views.open)",
+        }
+    }
+}
+
+struct Result_ {
+    kind: Kind,
+    offered: Option<u32>,
+    done: usize,
+    errors: usize,
+    throughput: f64,
+    p50: Duration,
+    p95: Duration,
+    p99: Duration,
+    cpu_per_request: Duration,
+    rss_mib: f64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = std::env::var("BENCH_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    reset_database(&server).await?;
+    let slack = fake_slack().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut service = start_service(&server, &slack, port)?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    wait_ready(&http, &base).await?;
+    // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep orders flowing into
+    // the same 200 runs. Warm up, then take the idle footprint.
+    for i in 0..200 {
+        send(&http, &base, Kind::Order, i).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = rss_mib(service.id());
+
+    let mut results = Vec::new();
+    let mut sequence = 1_000;
+    for kind in [Kind::Order, Kind::History, Kind::Coffee] {
+        for rate in RATES {
+            results.push(open_loop(&http, &base, kind, rate, &mut sequence, service.id()).await);
+        }
+        results.push(saturate(&http, &base, kind, &mut sequence, service.id()).await);
+    }
+    Command::new("kill")
+        .args(["-TERM", &service.id().to_string()])
+        .status()?;
+    service.wait()?;
+
+    println!(
+        "Service RSS idle: {idle_rss:.1} MiB; peak under load: {:.1} MiB",
+        results.iter().map(|r| r.rss_mib).fold(0.0, f64::max)
+    );
+    println!(
+        "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients.\n",
+        PHASE.as_secs()
+    );
+    println!(
+        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | server CPU / request | RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in &results {
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.1} |",
+            r.kind.label(),
+            r.offered
+                .map_or("saturation".to_owned(), |o| format!("{o}/s")),
+            r.done,
+            r.errors,
+            r.throughput,
+            ms(r.p50),
+            ms(r.p95),
+            ms(r.p99),
+            ms(r.cpu_per_request),
+            r.rss_mib
+        );
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+async fn open_loop(
+    http: &reqwest::Client,
+    base: &str,
+    kind: Kind,
+    rate: u32,
+    sequence: &mut usize,
+    pid: u32,
+) -> Result_ {
+    let total = (rate as u64 * PHASE.as_secs()) as usize;
+    let interval = Duration::from_secs(1) / rate;
+    let cpu_before = cpu_time(pid);
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let scheduled = start + interval * i as u32;
+        let (http, base, n) = (http.clone(), base.to_owned(), *sequence + i);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(scheduled).await;
+            let ok = send(&http, &base, kind, n).await;
+            (scheduled.elapsed(), ok)
+        }));
+    }
+    *sequence += total;
+    let mut latencies = Vec::with_capacity(total);
+    let mut errors = 0;
+    for task in tasks {
+        let (latency, ok) = task.await.expect("a request task");
+        latencies.push(latency);
+        errors += usize::from(!ok);
+    }
+    let elapsed = start.elapsed();
+    summarize(
+        kind,
+        Some(rate),
+        latencies,
+        errors,
+        elapsed,
+        cpu_time(pid) - cpu_before,
+        pid,
+    )
+}
+
+async fn saturate(
+    http: &reqwest::Client,
+    base: &str,
+    kind: Kind,
+    sequence: &mut usize,
+    pid: u32,
+) -> Result_ {
+    let cpu_before = cpu_time(pid);
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(*sequence));
+    let results = Arc::new(Mutex::new((Vec::new(), 0usize)));
+    let mut clients = Vec::new();
+    for _ in 0..SATURATION_CLIENTS {
+        let (http, base, next, results) =
+            (http.clone(), base.to_owned(), next.clone(), results.clone());
+        clients.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let sent = Instant::now();
+                let ok = send(&http, &base, kind, n).await;
+                let mut r = results.lock().await;
+                r.0.push(sent.elapsed());
+                r.1 += usize::from(!ok);
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("a client");
+    }
+    *sequence = next.load(std::sync::atomic::Ordering::Relaxed);
+    let (latencies, errors) = std::mem::take(&mut *results.lock().await);
+    summarize(
+        kind,
+        None,
+        latencies,
+        errors,
+        start.elapsed(),
+        cpu_time(pid) - cpu_before,
+        pid,
+    )
+}
+
+fn summarize(
+    kind: Kind,
+    offered: Option<u32>,
+    mut latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+    cpu: Duration,
+    pid: u32,
+) -> Result_ {
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let done = latencies.len();
+    Result_ {
+        kind,
+        offered,
+        done,
+        errors,
+        throughput: (done - errors) as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p95: pick(0.95),
+        p99: pick(0.99),
+        cpu_per_request: cpu / done.max(1) as u32,
+        rss_mib: rss_mib(pid),
+    }
+}
+
+/// Sends request number `n` of `kind`; true when the service answered as Slack expects.
+async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool {
+    let user = format!("U{:05}", n % USERS);
+    let channel = format!("C{:04}", n % CHANNELS);
+    let (path, body) = match kind {
+        Kind::Order => {
+            let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
+            let drinks = ["Latte", "Espresso", "Cappuccino", "Americano", "Mocha"];
+            let payload = json!({
+                "type": "view_submission",
+                "team": {"id": "T0BENCH"},
+                "user": {"id": user, "username": user, "team_id": "T0BENCH"},
+                "view": {"callback_id": "coffee_order_modal", "private_metadata": json!({"channel_id": channel}).to_string(),
+                    "state": {"values": {
+                        "drink_type": {"drink_type": {"type": "static_select", "selected_option": option(drinks[n % 5])}},
+                        "size": {"size": {"type": "radio_buttons", "selected_option": option("Medium")}},
+                        "customizations": {"customizations": {"type": "plain_text_input", "value": "oat milk"}}}}}
+            });
+            (
+                "/slack/interactions",
+                serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap(),
+            )
+        }
+        Kind::History | Kind::Coffee => {
+            let command = if matches!(kind, Kind::History) {
+                "/coffee-history"
+            } else {
+                "/coffee"
+            };
+            let form = [
+                ("command", command),
+                ("text", ""),
+                ("team_id", "T0BENCH"),
+                ("channel_id", &channel),
+                ("user_id", &user),
+                ("trigger_id", "bench.trigger"),
+            ];
+            (
+                "/slack/commands",
+                serde_urlencoded::to_string(form).unwrap(),
+            )
+        }
+    };
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let sig = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let response = http
+        .post(format!("{base}{path}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Slack-Request-Timestamp", timestamp)
+        .header("X-Slack-Signature", sig)
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => match kind {
+            Kind::Order => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|v| v["response_action"] == "update"),
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+fn start_service(server: &str, slack: &str, port: u16) -> std::io::Result<Child> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("coffeebuddy"))
+        .expect("target/<profile>/coffeebuddy");
+    Command::new(binary)
+        .arg("serve")
+        .env("DATABASE_URL", format!("{server}/coffeebuddy_bench"))
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", "xoxb-bench")
+        .env("SLACK_API_URL", slack)
+        .env("SLACK_RATE_LIMIT_PER_MIN", "100000")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("ASSIGN_MAX_ORDERS", "1000")
+        .env("ASSIGN_WINDOW_SECS", "86400")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), Box<dyn std::error::Error>> {
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err("the service did not become ready".into())
+}
+
+async fn reset_database(server: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let options: PgConnectOptions = format!("{server}/postgres").parse()?;
+    let mut conn = options.connect().await?;
+    sqlx::query("DROP DATABASE IF EXISTS coffeebuddy_bench WITH (FORCE)")
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// User + system CPU of a process so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100/s).
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Slack's Web API, answering `ok` at once.
+async fn fake_slack() -> std::io::Result<String> {
+    #[handler]
+    fn ok() -> Json<Value> {
+        Json(json!({"ok": true, "channel": "C0", "ts": "1700000000.000100"}))
+    }
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+    let port = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+        .unwrap_or_default();
+    tokio::spawn(async move {
+        let _ = Server::new_with_acceptor(acceptor)
+            .run(
+                Route::new()
+                    .at("/api/:method", poem::post(ok))
+                    .map_to_response(),
+            )
+            .await;
+    });
+    Ok(format!("http://127.0.0.1:{port}/api/"))
+}
