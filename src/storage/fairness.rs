@@ -6,49 +6,34 @@ use uuid::Uuid;
 
 use crate::domain::fairness::Candidate;
 
-#[derive(FromRow)]
-struct Row {
-    user_id: String,
-    runs: i64,
-    last_run_at: Option<DateTime<Utc>>,
-    fair_share: f64,
-    active: bool,
-    opted_out: bool,
-}
-
-/// Each participant of `run_id` with their runs as runner in the workspace over the
-/// `fairness_window_days` before `as_of` (cancelled runs do not count), their carpool
-/// fair share over the same runs, whether they ordered within `active_window_days`, and
-/// whether they opted out of this run. `as_of` is now, except in the fairness simulation.
-pub async fn candidates(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    workspace_id: &str,
-    fairness_window_days: u32,
-    active_window_days: u32,
-    as_of: DateTime<Utc>,
-) -> Result<Vec<Candidate>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "WITH participants AS (
+/// The candidates query: $1 run, $2 workspace, $3 as of, $4 fairness window days,
+/// $5 active window days, $6 compute carpool shares. Public for the scale check's EXPLAIN.
+pub const CANDIDATES_SQL: &str = "WITH participants AS (
              SELECT user_id FROM orders WHERE run_id = $1
-         ), window_runs AS (
-             SELECT r.run_id, r.runner_user_id, r.created_at
+         ), made AS (
+             SELECT r.runner_user_id AS user_id, count(*) AS runs, max(r.created_at) AS last_run_at
              FROM coffee_runs r
              WHERE r.workspace_id = $2
+               AND r.runner_user_id IN (SELECT user_id FROM participants)
+               AND r.created_at > $3 - make_interval(days => $4)
+               AND r.created_at <= $3
+               AND r.status <> 'cancelled'
+               AND r.run_id <> $1
+             GROUP BY r.runner_user_id
+         ), shares AS (
+             SELECT o.user_id,
+                    sum(1.0 / (SELECT count(*) FROM orders n WHERE n.run_id = o.run_id))::float8 AS fair_share
+             FROM orders o
+             JOIN coffee_runs r ON r.run_id = o.run_id
+             WHERE $6
+               AND o.user_id IN (SELECT user_id FROM participants)
+               AND o.created_at > $3 - make_interval(days => $4 + 1)
+               AND r.workspace_id = $2
                AND r.runner_user_id IS NOT NULL
                AND r.status <> 'cancelled'
                AND r.run_id <> $1
                AND r.created_at > $3 - make_interval(days => $4)
                AND r.created_at <= $3
-         ), made AS (
-             SELECT runner_user_id AS user_id, count(*) AS runs, max(created_at) AS last_run_at
-             FROM window_runs GROUP BY runner_user_id
-         ), shares AS (
-             SELECT o.user_id, sum(1.0 / n.participants)::float8 AS fair_share
-             FROM window_runs w
-             JOIN LATERAL (SELECT count(*) AS participants FROM orders WHERE run_id = w.run_id) n ON TRUE
-             JOIN orders o ON o.run_id = w.run_id
-             WHERE o.user_id IN (SELECT user_id FROM participants)
              GROUP BY o.user_id
          )
          SELECT p.user_id,
@@ -62,15 +47,44 @@ pub async fn candidates(
                         WHERE x.run_id = $1 AND x.user_id = p.user_id) AS opted_out
          FROM participants p
          LEFT JOIN made m ON m.user_id = p.user_id
-         LEFT JOIN shares s ON s.user_id = p.user_id",
-    )
-    .bind(run_id)
-    .bind(workspace_id)
-    .bind(as_of)
-    .bind(fairness_window_days as i32)
-    .bind(active_window_days as i32)
-    .fetch_all(conn)
-    .await?;
+         LEFT JOIN shares s ON s.user_id = p.user_id";
+
+#[derive(FromRow)]
+struct Row {
+    user_id: String,
+    runs: i64,
+    last_run_at: Option<DateTime<Utc>>,
+    fair_share: f64,
+    active: bool,
+    opted_out: bool,
+}
+
+/// Each participant of `run_id` with their runs as runner in the workspace over the
+/// `fairness_window_days` before `as_of` (cancelled runs do not count), their carpool
+/// fair share over the same runs, whether they ordered within `active_window_days`, and
+/// whether they opted out of this run. `as_of` is now, except in the fairness simulation;
+/// `with_shares` computes the carpool fair shares (else they are 0).
+pub async fn candidates(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    workspace_id: &str,
+    fairness_window_days: u32,
+    active_window_days: u32,
+    as_of: DateTime<Utc>,
+    with_shares: bool,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    // Only the participants' history is read: `made` walks the fairness index
+    // (workspace, runner, created_at) for each participant, and the carpool shares (only
+    // computed under that policy) start from each participant's orders.
+    let rows: Vec<Row> = sqlx::query_as(CANDIDATES_SQL)
+        .bind(run_id)
+        .bind(workspace_id)
+        .bind(as_of)
+        .bind(fairness_window_days as i32)
+        .bind(active_window_days as i32)
+        .bind(with_shares)
+        .fetch_all(conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| Candidate {

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{RunRules, scope, summary_lines};
+use crate::config::FairnessPolicy;
 use crate::{
     domain::{DomainEvent, EventKind, fairness},
     jobs::{self, AssignRunner, SendReminder, SlackMessage},
@@ -88,6 +89,7 @@ pub async fn assign_runner(
                 rules.fairness_window_days,
                 rules.active_window_days,
                 as_of,
+                rules.policy == FairnessPolicy::Carpool,
             )
             .await?;
             match fairness::choose(rules.policy, &candidates) {

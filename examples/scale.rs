@@ -1,0 +1,247 @@
+//! Scale check (issue 7): with 1,000,000 orders and 100,000 runs of history across 1,000
+//! channels, how long one runner assignment takes (and its query plan), and whether pruning
+//! a million old audit rows holds up order submission.
+//!
+//! `cargo run --release --example scale` (a fresh `coffeebuddy_scale` database on the local
+//! PostgreSQL; about two minutes, most of it generating the history).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use clap::Parser;
+use coffeebuddy::{
+    config::{FairnessPolicy, Settings},
+    domain::OrderInput,
+    jobs::prune_audit,
+    storage,
+    workflows::{
+        RunRules,
+        assign_runner::{Assignment, Trigger, assign_runner},
+        place_order::{OrderRequest, place_order},
+    },
+};
+use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
+
+const WORKSPACE: &str = "T0SCALE";
+const USERS: i64 = 5_000;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = Args::parse();
+    let server = std::env::var("SCALE_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let admin: PgConnectOptions = format!("{server}/postgres").parse()?;
+    sqlx::query("DROP DATABASE IF EXISTS coffeebuddy_scale WITH (FORCE)")
+        .execute(&mut admin.connect().await?)
+        .await?;
+    args.settings.database_url = format!("{server}/coffeebuddy_scale").into();
+    let pool = storage::connect(&args.settings, None).await?;
+    storage::migrate(&pool).await?;
+
+    let started = Instant::now();
+    generate_history(&pool).await?;
+    println!(
+        "generated 100,000 runs, 1,000,000 orders, 1,000,000 old audit rows in {:.0} s\n",
+        started.elapsed().as_secs_f64()
+    );
+
+    let rules = RunRules {
+        policy: FairnessPolicy::FewestRuns,
+        ..RunRules::from(&args.settings)
+    };
+    let carpool = RunRules {
+        policy: FairnessPolicy::Carpool,
+        ..rules
+    };
+    for (offset, label, rules) in [(0, "fewest-runs", rules), (100, "carpool", carpool)] {
+        let mut times = Vec::new();
+        for i in offset..offset + 20 {
+            let run_id = open_run(&pool, &rules, i).await?;
+            let t = Instant::now();
+            let outcome =
+                assign_runner(&pool, &rules, run_id, Trigger::Scheduled, Utc::now()).await?;
+            times.push(t.elapsed());
+            assert!(
+                matches!(outcome, Assignment::Assigned { .. }),
+                "{outcome:?}"
+            );
+        }
+        times.sort_unstable();
+        println!(
+            "one assignment ({label}, 10 participants, whole transaction with its events and jobs): median {:.2} ms, max {:.2} ms",
+            ms(times[times.len() / 2]),
+            ms(times[times.len() - 1])
+        );
+    }
+    println!("\nThe candidates query (fewest-runs), EXPLAIN ANALYZE:\n");
+    let run_id = open_run(&pool, &rules, 999).await?;
+    for line in explain(&pool, run_id).await? {
+        println!("    {line}");
+    }
+
+    // Audit prune under load: orders keep coming while a million old rows go.
+    let baseline = order_latencies(&pool, &rules, 300, 0).await?;
+    let prune = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let t = Instant::now();
+            let pruned = prune_audit::prune(&pool, 90).await;
+            (t.elapsed(), pruned)
+        }
+    });
+    let mut during = Vec::new();
+    let mut batch = 1;
+    while !prune.is_finished() {
+        during.extend(order_latencies(&pool, &rules, 50, batch).await?);
+        batch += 1;
+    }
+    let (took, pruned) = prune.await?;
+    let pruned = pruned?;
+    println!(
+        "\nprune-audit deleted {} audit rows in {:.1} s (batches of 5,000) while {} orders were placed",
+        pruned.audit_rows,
+        took.as_secs_f64(),
+        during.len()
+    );
+    println!(
+        "order submission (the whole transaction) before the prune: {}",
+        stats(baseline)
+    );
+    println!(
+        "order submission during the prune:                        {}",
+        stats(during)
+    );
+    storage::close(&pool).await;
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn stats(mut v: Vec<Duration>) -> String {
+    v.sort_unstable();
+    let at = |q: f64| ms(v[((v.len() as f64 * q) as usize).min(v.len() - 1)]);
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} orders)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        v.len()
+    )
+}
+
+async fn generate_history(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO users (user_id) SELECT 'U' || lpad(i::text, 5, '0') FROM generate_series(0, $1 - 1) i")
+        .bind(USERS)
+        .execute(pool)
+        .await?;
+    // 100 runs a channel over the last 30 days, each with 10 orders and a runner among them.
+    sqlx::query(
+        "INSERT INTO coffee_runs (run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                                  status, created_at, assigned_at, completed_at)
+         SELECT gen_random_uuid(), $1, 'C' || lpad((i % 1000)::text, 4, '0'),
+                'U' || lpad(((i * 7) % $2)::text, 5, '0'),
+                'U' || lpad(((i * 7 + (i % 10) * 500) % $2)::text, 5, '0'),
+                'completed', t, t, t + INTERVAL '20 minutes'
+         FROM generate_series(0, 99999) i,
+              LATERAL (SELECT NOW() - (i::float8 / 100000) * INTERVAL '30 days' AS t) ts",
+    )
+    .bind(WORKSPACE)
+    .bind(USERS)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO orders (run_id, user_id, drink_type, size, created_at)
+         SELECT r.run_id, 'U' || lpad(((r.seq * 7 + k * 500) % $1)::text, 5, '0'),
+                (ARRAY['Latte','Espresso','Cappuccino','Americano','Mocha'])[1 + k % 5], 'Medium', r.created_at
+         FROM (SELECT run_id, created_at, row_number() OVER (ORDER BY created_at DESC) - 1 AS seq FROM coffee_runs) r,
+              generate_series(0, 9) k",
+    )
+    .bind(USERS)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_logs (event_type, payload, timestamp)
+         SELECT 'order_placed', '{}', NOW() - INTERVAL '100 days' - i * INTERVAL '1 second'
+         FROM generate_series(1, 1000000) i",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query("ANALYZE").execute(pool).await?;
+    Ok(())
+}
+
+/// A new active run with 10 orders from users with a long history.
+async fn open_run(pool: &PgPool, rules: &RunRules, i: i64) -> Result<uuid::Uuid, sqlx::Error> {
+    let channel = format!("C_NEW_{i}");
+    let mut run_id = None;
+    for k in 0..10 {
+        let user = format!("U{:05}", (i * 37 + k * 450) % USERS);
+        let request = OrderRequest {
+            workspace_id: WORKSPACE.into(),
+            channel_id: channel.clone(),
+            user_id: user,
+            display_name: None,
+            order: OrderInput::parse(Some("Latte"), Some("Small"), None).expect("a valid order"),
+            run_id: None,
+        };
+        let placed = place_order(pool, rules, &request)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        run_id = Some(placed.run_id);
+    }
+    Ok(run_id.expect("ten orders"))
+}
+
+async fn order_latencies(
+    pool: &PgPool,
+    rules: &RunRules,
+    count: usize,
+    batch: usize,
+) -> Result<Vec<Duration>, sqlx::Error> {
+    let mut times = Vec::with_capacity(count);
+    for n in 0..count {
+        let request = OrderRequest {
+            workspace_id: WORKSPACE.into(),
+            channel_id: format!("C_PRUNE_{}", (batch * count + n) % 500),
+            user_id: format!("U{:05}", (batch * count + n) as i64 % USERS),
+            display_name: None,
+            order: OrderInput::parse(Some("Mocha"), Some("Large"), None).expect("a valid order"),
+            run_id: None,
+        };
+        let t = Instant::now();
+        place_order(pool, rules, &request)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        times.push(t.elapsed());
+    }
+    Ok(times)
+}
+
+async fn explain(pool: &PgPool, run_id: uuid::Uuid) -> Result<Vec<String>, sqlx::Error> {
+    // The same statement storage::fairness::candidates runs, through EXPLAIN.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET plan_cache_mode = force_custom_plan")
+        .execute(&mut *conn)
+        .await?;
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}",
+        coffeebuddy::storage::fairness::CANDIDATES_SQL
+            .replace("$1", &format!("'{run_id}'::uuid"))
+            .replace("$2", &format!("'{WORKSPACE}'"))
+            .replace("$3", "NOW()")
+            .replace("$4", "30")
+            .replace("$5", "14")
+            .replace("$6", "false")
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(plan)
+}
