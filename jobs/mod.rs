@@ -130,23 +130,29 @@ pub async fn run_workers(
                 shutdown.clone(),
             );
             tokio::spawn(async move {
-                supervise(<$job>::QUEUE, shutdown.clone(), move |restart| {
-                    let backend = PostgresStorage::<$job>::new(&ctx.pool)
-                        .with_config(Config::default().queue(<$job>::QUEUE))
-                        .with_pubsub()
-                        .poll_with_strategy(poll::Tick::every(settings.poll_interval));
-                    let worker =
-                        WorkerBuilder::new(format!("{}-{instance}-{restart}", <$job>::QUEUE))
+                let pool = ctx.pool.clone();
+                supervise(
+                    <$job>::QUEUE,
+                    shutdown.clone(),
+                    Some(pool),
+                    instance.clone(),
+                    move |worker_name| {
+                        let backend = PostgresStorage::<$job>::new(&ctx.pool)
+                            .with_config(Config::default().queue(<$job>::QUEUE))
+                            .with_pubsub()
+                            .poll_with_strategy(poll::Tick::every(settings.poll_interval));
+                        let worker = WorkerBuilder::new(worker_name)
                             .backend(backend)
                             .data(ctx.clone())
                             .concurrency(settings.concurrency)
                             .build($handler);
-                    let stop = shutdown.clone();
-                    worker.run_until(async move {
-                        stop.cancelled().await;
-                        Ok::<(), std::io::Error>(())
-                    })
-                })
+                        let stop = shutdown.clone();
+                        worker.run_until(async move {
+                            stop.cancelled().await;
+                            Ok::<(), std::io::Error>(())
+                        })
+                    },
+                )
                 .await
             })
         }};
@@ -159,17 +165,23 @@ pub async fn run_workers(
             shutdown.clone(),
         );
         tokio::spawn(async move {
-            supervise("prune-audit-cron", shutdown.clone(), move |restart| {
-                let worker = WorkerBuilder::new(format!("prune-audit-cron-{instance}-{restart}"))
-                    .backend(apalis_cron::CronScheduler::new(schedule.clone()))
-                    .data(pool.clone())
-                    .build(prune_audit::on_tick);
-                let stop = shutdown.clone();
-                worker.run_until(async move {
-                    stop.cancelled().await;
-                    Ok::<(), std::io::Error>(())
-                })
-            })
+            supervise(
+                "prune-audit-cron",
+                shutdown.clone(),
+                None,
+                instance,
+                move |worker_name| {
+                    let worker = WorkerBuilder::new(worker_name)
+                        .backend(apalis_cron::CronScheduler::new(schedule.clone()))
+                        .data(pool.clone())
+                        .build(prune_audit::on_tick);
+                    let stop = shutdown.clone();
+                    worker.run_until(async move {
+                        stop.cancelled().await;
+                        Ok::<(), std::io::Error>(())
+                    })
+                },
+            )
             .await
         })
     };
@@ -186,15 +198,27 @@ pub async fn run_workers(
     Ok(())
 }
 
-/// Runs the worker `start` makes until `shutdown`, starting it again after a failure.
-async fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, start: F)
-where
-    F: Fn(usize) -> Fut,
+/// Runs the worker `start` makes (given its unique name) until `shutdown`, starting it
+/// again after a failure. When a worker of a job queue (`pool`) ends, the jobs it had
+/// fetched but not started go back to the queue at once, instead of waiting minutes for
+/// apalis' orphan recovery (seen: a restart left such a job `Queued`).
+async fn supervise<F, Fut>(
+    name: &'static str,
+    shutdown: CancellationToken,
+    pool: Option<PgPool>,
+    instance: String,
+    start: F,
+) where
+    F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<(), apalis::prelude::WorkerError>>,
 {
     let mut backoff = Duration::from_millis(500);
     for restart in 0.. {
-        let outcome = start(restart).await;
+        let worker_name = format!("{name}-{instance}-{restart}");
+        let outcome = start(worker_name.clone()).await;
+        if let Some(pool) = &pool {
+            release_fetched(pool, &worker_name).await;
+        }
         if shutdown.is_cancelled() {
             return;
         }
@@ -212,5 +236,29 @@ where
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+    }
+}
+
+/// Puts the jobs a stopped worker had fetched but not started back to `Pending`.
+async fn release_fetched(pool: &PgPool, worker_name: &str) {
+    let released = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
+         WHERE lock_by = $1 AND status = 'Queued'",
+    )
+    .bind(worker_name)
+    .execute(pool)
+    .await;
+    match released {
+        Ok(done) if done.rows_affected() > 0 => {
+            tracing::info!(
+                worker = worker_name,
+                jobs = done.rows_affected(),
+                "returned fetched jobs to the queue"
+            )
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(worker = worker_name, error = %err, "could not return fetched jobs; orphan recovery will")
+        }
     }
 }
