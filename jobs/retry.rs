@@ -90,11 +90,30 @@ pub async fn after_failure(
     policy: RetryPolicy,
     error: impl Into<BoxDynError> + std::fmt::Display,
 ) -> BoxDynError {
+    retry_or_give_up(
+        pool,
+        task_id,
+        attempt,
+        policy,
+        policy.backoff(attempt),
+        error,
+    )
+    .await
+}
+
+/// Retries after `wait`, or gives up once `policy`'s attempts are spent.
+pub async fn retry_or_give_up(
+    pool: &PgPool,
+    task_id: &TaskId,
+    attempt: usize,
+    policy: RetryPolicy,
+    wait: Duration,
+    error: impl Into<BoxDynError> + std::fmt::Display,
+) -> BoxDynError {
     if policy.exhausted(attempt) {
         tracing::error!(%task_id, attempt, %error, "job given up after every retry");
         return give_up(error);
     }
-    let wait = policy.backoff(attempt);
     tracing::warn!(%task_id, attempt, %error, retry_in_secs = wait.as_secs_f64(), "job will be retried");
     retry_later(pool, task_id, wait, error).await
 }

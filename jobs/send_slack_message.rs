@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     Job, JobContext,
-    retry::{RetryPolicy, give_up, retry_later},
+    retry::{RetryPolicy, give_up, retry_later, retry_or_give_up},
 };
 use crate::{
     slack::{SlackApiError, pacer::Slot, views},
@@ -102,11 +102,8 @@ pub async fn handle(
     };
     if policy.exhausted(attempt) {
         ctx.metrics.error("slack_api");
-        tracing::error!(%task_id, attempt, error = %failure, "Slack message given up after every retry");
-        return Err(give_up(failure));
     }
-    tracing::warn!(%task_id, attempt, error = %failure, retry_in_secs = wait.as_secs_f64(), "Slack message will be retried");
-    Err(retry_later(&ctx.pool, &task_id, wait, failure).await)
+    Err(retry_or_give_up(&ctx.pool, &task_id, attempt, policy, wait, failure).await)
 }
 
 async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, DeliveryError> {

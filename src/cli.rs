@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
-    config::{ConfigError, Settings},
+    config::Settings,
     startup::{self, StartError},
 };
 
@@ -84,11 +84,5 @@ pub async fn run(cli: Cli) -> ExitCode {
                 _ => ExitCode::from(1),
             }
         }
-    }
-}
-
-impl From<ConfigError> for StartError {
-    fn from(err: ConfigError) -> Self {
-        StartError::Config(err)
     }
 }

@@ -173,6 +173,11 @@ fn code_of(status: StatusCode) -> &'static str {
     }
 }
 
+/// 200 with an empty body: Slack's "received, nothing to show".
+fn acknowledge() -> Response {
+    Response::builder().status(StatusCode::OK).finish()
+}
+
 /// What a `--role worker` process serves: probes and metrics, so Kubernetes can check it
 /// and Prometheus can scrape what only workers count (Kafka failures, job outcomes).
 pub fn ops_app(state: AppState) -> impl Endpoint<Output = Response> {

@@ -6,7 +6,7 @@ use chrono::Utc;
 use poem::{Response, Result};
 use uuid::Uuid;
 
-use super::{error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
     jobs::{self, SlackMessage},
     slack::{
@@ -136,10 +136,4 @@ async fn tell(state: &AppState, channel: Option<&str>, user: &str, text: String)
         .await
         .map_err(|e| ApiError::from_database("queue feedback", &e))?;
     Ok(())
-}
-
-fn acknowledge() -> Response {
-    Response::builder()
-        .status(poem::http::StatusCode::OK)
-        .finish()
 }

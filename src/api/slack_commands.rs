@@ -7,7 +7,7 @@ use poem::{
     web::{Data, Json},
 };
 
-use super::{error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
     slack::{
         escape::escape,
@@ -75,9 +75,7 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
         tracing::warn!(error = %err, "could not count views.open against the Slack rate limit");
     }
     match state.slack.views_open(trigger_id, &view).await {
-        Ok(()) => Ok(Response::builder()
-            .status(poem::http::StatusCode::OK)
-            .finish()),
+        Ok(()) => Ok(acknowledge()),
         Err(err) => {
             state.metrics.error("slack_api");
             tracing::error!(error = %err, "views.open failed");

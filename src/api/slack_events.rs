@@ -6,7 +6,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 
-use super::{error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
     jobs::{self, SlackMessage},
     slack::{payloads::EventCallback, views::HELP_TEXT},
@@ -71,10 +71,4 @@ async fn handle_callback(
     }
     tx.commit().await.map_err(db)?;
     Ok(())
-}
-
-fn acknowledge() -> Response {
-    Response::builder()
-        .status(poem::http::StatusCode::OK)
-        .finish()
 }

@@ -9,7 +9,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{error::ApiError, slack_actions, state::AppState};
+use super::{acknowledge, error::ApiError, slack_actions, state::AppState};
 use crate::{
     domain::{OrderField, OrderInput, OrderInputError},
     slack::{
@@ -111,11 +111,4 @@ fn field_errors(errors: &[OrderInputError]) -> Response {
         .map(|e| (e.field.block_id(), e.message.as_str()))
         .collect();
     Json(json!({"response_action": "errors", "errors": map})).into_response()
-}
-
-/// 200 with an empty body: Slack's "received, nothing to show".
-fn acknowledge() -> Response {
-    Response::builder()
-        .status(poem::http::StatusCode::OK)
-        .finish()
 }
