@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::{
-    helpers::{TestApp, eventually, spawn_app_through},
+    helpers::{TestApp, eventually, metric, spawn_app_through},
     proxy::TcpProxy,
 };
 
@@ -14,12 +14,6 @@ async fn order(app: &TestApp, user: &str) -> (u16, Value) {
         .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn gauge(metrics: &str, name: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test]
@@ -39,7 +33,7 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
     .await;
     assert_eq!(order(&app, "U1").await.0, 200);
     assert_eq!(
-        gauge(&app.metrics().await, "circuit_breaker_state"),
+        metric(&app.metrics().await, "circuit_breaker_state"),
         Some(0.0)
     );
 
@@ -54,7 +48,7 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
     }
     // Open: refused at once, without touching the database, and not ready.
     assert_eq!(
-        gauge(&app.metrics().await, "circuit_breaker_state"),
+        metric(&app.metrics().await, "circuit_breaker_state"),
         Some(1.0)
     );
     let (status, body) = order(&app, "U5").await;
@@ -75,7 +69,7 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
     })
     .await;
     assert_eq!(
-        gauge(&app.metrics().await, "circuit_breaker_state"),
+        metric(&app.metrics().await, "circuit_breaker_state"),
         Some(0.0)
     );
     assert_eq!(order(&app, "U6").await.0, 200);

@@ -537,3 +537,20 @@ pub fn button_click(user_id: &str, channel_id: &str, action_id: &str, value: &st
         }]
     })
 }
+
+/// The value of the series `name` (with its labels, e.g. `errors_total{error_type="x"}`)
+/// in a Prometheus text exposition.
+pub fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

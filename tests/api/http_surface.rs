@@ -4,20 +4,13 @@ use chrono::Utc;
 use coffeebuddy::slack::signature;
 use serde_json::{Value, json};
 
-use crate::helpers::{SIGNING_SECRET, slash_command_body, spawn_app};
+use crate::helpers::{SIGNING_SECRET, metric, slash_command_body, spawn_app};
 
 async fn error_of(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("error bodies are JSON");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     (status, body["error"].as_str().unwrap().to_owned())
-}
-
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
 }
 
 #[tokio::test]
@@ -82,12 +75,12 @@ async fn unsigned_wrongly_signed_and_stale_requests_are_refused_and_counted() {
 
     let metrics = app.metrics().await;
     assert_eq!(
-        counter(&metrics, "slack_signature_verification_failures_total"),
-        refused + 1.0
+        metric(&metrics, "slack_signature_verification_failures_total"),
+        Some(refused + 1.0)
     );
     assert_eq!(
-        counter(&metrics, "errors_total{error_type=\"request_expired\"}"),
-        2.0
+        metric(&metrics, "errors_total{error_type=\"request_expired\"}"),
+        Some(2.0)
     );
 
     // A request signed 4 minutes ago is still fine.
@@ -200,11 +193,11 @@ async fn metrics_export_the_contract_names() {
         "{metrics}"
     );
     assert_eq!(
-        counter(
+        metric(
             &metrics,
             "command_latency_seconds_count{command=\"/coffee\"}"
         ),
-        1.0
+        Some(1.0)
     );
 }
 

@@ -19,7 +19,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, eventually, eventually_within, spawn_app_with},
+    helpers::{TestApp, eventually, eventually_within, free_port, spawn_app_with},
     proxy::TcpProxy,
 };
 
@@ -84,14 +84,6 @@ impl Drop for PrivateBroker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[derive(Debug, Clone)]

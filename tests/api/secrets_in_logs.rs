@@ -14,21 +14,16 @@ use wiremock::{
 };
 
 use crate::{
-    helpers::{TestDatabase, button_click, eventually_within, slash_command_body, view_submission},
+    helpers::{
+        TestDatabase, button_click, eventually_within, free_port, slash_command_body,
+        view_submission,
+    },
     oidc,
 };
 
 const SIGNING_SECRET: &str = "sEcReT-signing-4f9a1c";
 const BOT_TOKEN: &str = "xoxb-sEcReT-bot-7d2e";
 const DB_PASSWORD: &str = "sEcReT-db-password-91b";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn signed(
     http: &Client,

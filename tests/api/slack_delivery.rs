@@ -13,7 +13,7 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::{TestApp, eventually, spawn_app};
+use crate::helpers::{TestApp, eventually, metric, spawn_app};
 
 async fn enqueue_post(app: &TestApp, text: &str) {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -29,13 +29,6 @@ async fn enqueue_post(app: &TestApp, text: &str) {
     )
     .await
     .unwrap();
-}
-
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -56,7 +49,7 @@ async fn a_429_is_retried_after_retry_after_and_delivered_once() {
     assert!(calls.iter().all(|c| c["text"] == "hello"));
     assert_eq!(app.job_statuses("send-slack-message").await, ["Done"]);
     let metrics = app.metrics().await;
-    assert_eq!(counter(&metrics, "slack_rate_limit_events_total"), 1.0);
+    assert_eq!(metric(&metrics, "slack_rate_limit_events_total"), Some(1.0));
     // The retry waited for Retry-After rather than hammering Slack.
     let requests = app.slack.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
@@ -104,8 +97,8 @@ async fn a_permanent_slack_error_fails_the_job_at_once() {
     );
     let metrics = app.metrics().await;
     assert_eq!(
-        counter(&metrics, "errors_total{error_type=\"slack_api\"}"),
-        1.0
+        metric(&metrics, "errors_total{error_type=\"slack_api\"}"),
+        Some(1.0)
     );
 }
 
