@@ -53,17 +53,29 @@ pub async fn enqueue<J: Job>(
     job: &J,
     delay: Option<Duration>,
 ) -> Result<(), sqlx::Error> {
-    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut task = TaskBuilder::new(args).max_attempts(J::MAX_ATTEMPTS);
-    if let Some(delay) = delay {
-        task = task.run_after(delay);
-    }
-    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task.build()])
-        .await
-        .map_err(|e| match e {
-            apalis_postgres::Error::Database(e) => e,
-            other => sqlx::Error::Protocol(other.to_string()),
-        })
+    let row = row(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW() + make_interval(secs => $3))")
+        .bind(row)
+        .bind(new_id())
+        .bind(delay.unwrap_or_default().as_secs_f64())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The job as the `enqueue_job` SQL function takes it (migration
+/// `20261125000003`): the one place a job row is written, here and by `place_order`.
+pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, serde_json::Error> {
+    Ok(serde_json::json!({
+        "queue": J::QUEUE,
+        "max_attempts": J::MAX_ATTEMPTS,
+        "payload": serde_json::to_value(job)?,
+    }))
+}
+
+/// A fresh job id: apalis reads `apalis.jobs.id` back as a ULID.
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string()
 }
 
 /// What job handlers need.

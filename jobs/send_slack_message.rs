@@ -14,7 +14,8 @@ use super::{
 };
 use crate::{
     slack::{SlackApiError, pacer::Slot, views},
-    storage::{orders, runs},
+    storage::runs,
+    workflows::summary_lines,
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
@@ -23,9 +24,10 @@ const MAX_SLOT_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SlackMessage {
-    /// Post the run's root message, or refresh it with the current orders. `version` is the
-    /// run's `summary_version` when this job was queued; an older job skips itself.
-    RunSummary { run_id: Uuid, version: i32 },
+    /// Post the run's root message, or redraw it as the run is now. At most one is queued
+    /// per run (`coffee_runs.summary_refresh_queued_at`). Rows queued before that flag also
+    /// carry a `version`, which is ignored.
+    RunSummary { run_id: Uuid },
     /// A reply in the run's thread; waits for the root message if it is not posted yet.
     RunThreadReply {
         run_id: Uuid,
@@ -108,9 +110,7 @@ pub async fn handle(
 
 async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, DeliveryError> {
     match message {
-        SlackMessage::RunSummary { run_id, version } => {
-            refresh_run_summary(ctx, *run_id, *version).await
-        }
+        SlackMessage::RunSummary { run_id } => refresh_run_summary(ctx, *run_id).await,
         SlackMessage::RunThreadReply {
             run_id,
             text,
@@ -157,19 +157,18 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
     }
 }
 
-/// Posts or updates the root message. A transaction-scoped advisory lock per run makes
-/// refreshes of one run take turns, so an older render can never land after a newer one
-/// and two first posts can never race.
-async fn refresh_run_summary(
-    ctx: &JobContext,
-    run_id: Uuid,
-    version: i32,
-) -> Result<Delivered, DeliveryError> {
-    let mut tx = ctx.pool.begin().await?;
+/// Posts or updates the root message.
+///
+/// A transaction-scoped advisory lock per run makes refreshes of one run take turns, so an
+/// older render can never land after a newer one and two first posts can never race. The
+/// lock's transaction holds nothing else: the claim and the reads run on their own
+/// connection and commit at once, so orders never wait for Slack.
+async fn refresh_run_summary(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryError> {
+    let mut turn = ctx.pool.begin().await?;
     let locked: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(format!("run-summary:{run_id}"))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *turn)
             .await?;
     if !locked {
         return Err(DeliveryError::NotYet(
@@ -177,22 +176,13 @@ async fn refresh_run_summary(
             "another job is refreshing this run's message",
         ));
     }
-    let Some(run) = runs::find(&mut tx, run_id).await? else {
+    let mut conn = ctx.pool.acquire().await?;
+    // Clearing the mark first means an order committed after this point queues a refresh
+    // of its own; one committed before it is in the orders read next.
+    let Some(run) = runs::claim_summary_refresh(&mut conn, run_id).await? else {
         return Ok(Delivered::Skipped);
     };
-    if run.summary_version > version {
-        return Ok(Delivered::Skipped);
-    }
-    let lines: Vec<views::SummaryLine> = orders::list_for_run(&mut tx, run_id)
-        .await?
-        .into_iter()
-        .map(|o| views::SummaryLine {
-            user_id: o.user_id,
-            drink_type: o.drink_type,
-            size: o.size,
-            customizations: o.customizations,
-        })
-        .collect();
+    let lines = summary_lines(&mut conn, run_id).await?;
     let view = views::RunView {
         run_id,
         initiator_user_id: &run.initiator_user_id,
@@ -213,10 +203,10 @@ async fn refresh_run_summary(
                 .slack
                 .post_message(&run.channel_id, &text, Some(&blocks), None)
                 .await?;
-            runs::set_thread_ts(&mut tx, run_id, &posted.ts).await?;
+            runs::set_thread_ts(&mut conn, run_id, &posted.ts).await?;
         }
     }
-    tx.commit().await?;
+    turn.commit().await?;
     Ok(Delivered::Sent)
 }
 

@@ -63,6 +63,7 @@ pub async fn simulate(
         assign_window: std::time::Duration::from_secs(300),
         assign_max_orders: u32::MAX,
         reminder_delay: std::time::Duration::from_secs(300),
+        summary_refresh_delay: crate::workflows::rules::SUMMARY_REFRESH_DELAY,
     };
     let workspace = format!("SIM-{policy:?}-{}", uuid::Uuid::new_v4().simple());
     let mut random = SplitMix64(config.seed);

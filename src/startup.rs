@@ -23,7 +23,7 @@ use crate::{
     slack::{SlackClient, SlackPacer},
     storage::{self, DatabaseError},
     telemetry::{self, Metrics, MetricsRefresher},
-    workflows::RunRules,
+    workflows::{RunRules, rules::SUMMARY_REFRESH_DELAY},
 };
 
 /// In-flight requests get this long to finish after shutdown begins.
@@ -54,6 +54,8 @@ pub struct Options {
     /// Outbox relay pacing: pause when idle, and how long one send may take.
     pub relay_idle_poll: Duration,
     pub relay_message_timeout: Duration,
+    /// How long a root-message refresh waits for more changes to draw with it.
+    pub summary_refresh_delay: Duration,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             metrics_refresh: Duration::from_secs(15),
             relay_idle_poll: Duration::from_millis(500),
             relay_message_timeout: Duration::from_secs(10),
+            summary_refresh_delay: SUMMARY_REFRESH_DELAY,
         }
     }
 }
@@ -176,7 +179,10 @@ impl Application {
             slack: SlackClient::new(settings.slack_api_url.clone(), secrets.clone()),
             pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
             secrets,
-            rules: RunRules::from(&settings),
+            rules: RunRules {
+                summary_refresh_delay: options.summary_refresh_delay,
+                ..RunRules::from(&settings)
+            },
             metrics,
             pool: pool.clone(),
         };

@@ -3,41 +3,6 @@
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::OrderInput;
-
-/// The user's order in the run: inserted, or replaced if they had one.
-#[derive(Debug, Clone, Copy, FromRow)]
-pub struct UpsertedOrder {
-    pub order_id: Uuid,
-    pub replaced: bool,
-}
-
-pub async fn upsert(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    user_id: &str,
-    order: &OrderInput,
-) -> Result<UpsertedOrder, sqlx::Error> {
-    // `xmax = 0` only for a freshly inserted row: it tells insert from update in one trip.
-    sqlx::query_as(
-        "INSERT INTO orders (run_id, user_id, drink_type, size, customizations)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT ON CONSTRAINT orders_one_per_user_per_run DO UPDATE
-         SET drink_type = EXCLUDED.drink_type,
-             size = EXCLUDED.size,
-             customizations = EXCLUDED.customizations,
-             updated_at = NOW()
-         RETURNING order_id, (xmax <> 0) AS replaced",
-    )
-    .bind(run_id)
-    .bind(user_id)
-    .bind(order.drink_type.as_str())
-    .bind(order.size.as_str())
-    .bind(order.customizations.as_ref().map(|c| c.as_str()))
-    .fetch_one(conn)
-    .await
-}
-
 /// One line of a run's order list.
 #[derive(Debug, Clone, FromRow)]
 pub struct OrderLine {

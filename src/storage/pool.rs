@@ -13,6 +13,9 @@ use crate::{config::Settings, secrets::DatabaseCredentials};
 /// How long `close` waits for in-flight queries (REQ-002).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle longer than this is pinged before use.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     #[error("DATABASE_URL is not a usable PostgreSQL URL: {0}")]
@@ -51,6 +54,18 @@ pub async fn connect(
         .max_connections(settings.db_max_connections)
         .min_connections(settings.db_min_connections)
         .acquire_timeout(settings.db_acquire_timeout())
+        // sqlx pings every connection it hands out by default: a second round trip for
+        // every one-statement request. Only a connection idle long enough for a firewall
+        // or a database restart to have dropped it is worth checking.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options.clone())
         .await
         .map_err(|source| unreachable(&options, source))?;

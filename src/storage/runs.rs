@@ -15,71 +15,40 @@ pub struct Run {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub thread_ts: Option<String>,
-    pub summary_version: i32,
 }
 
 /// The columns of [`Run`]; a macro so queries stay `&'static str` literals.
 macro_rules! run_columns {
     () => {
         "run_id, workspace_id, channel_id, initiator_user_id, runner_user_id, \
-         status::text AS status, created_at, thread_ts, summary_version"
+         status::text AS status, created_at, thread_ts"
     };
 }
 
-/// Starts the channel's run unless one is active. `None` means another run is active (the
-/// partial unique index decides, so concurrent first orders cannot both create one).
-pub async fn create_if_none_active(
-    conn: &mut PgConnection,
-    workspace_id: &str,
-    channel_id: &str,
-    initiator_user_id: &str,
-) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "INSERT INTO coffee_runs (workspace_id, channel_id, initiator_user_id)
-         VALUES ($1, $2, $3)
-         ON CONFLICT (workspace_id, channel_id) WHERE status = 'active' DO NOTHING
-         RETURNING ",
-        run_columns!()
-    ))
-    .bind(workspace_id)
-    .bind(channel_id)
-    .bind(initiator_user_id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// The channel's active run, locked until the transaction ends so orders and assignment
-/// take turns.
-pub async fn lock_active(
-    conn: &mut PgConnection,
-    workspace_id: &str,
-    channel_id: &str,
-) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        run_columns!(),
-        " FROM coffee_runs
-         WHERE workspace_id = $1 AND channel_id = $2 AND status = 'active'
-         FOR NO KEY UPDATE"
-    ))
-    .bind(workspace_id)
-    .bind(channel_id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// Marks the root message stale; returns the new version and the run's order count.
-pub async fn bump_summary_version(
+/// Marks the root message stale. True when no refresh was queued yet, so the caller must
+/// queue one (migration `20261125000003` explains the flag).
+pub async fn mark_summary_stale(
     conn: &mut PgConnection,
     run_id: Uuid,
-) -> Result<(i32, i64), sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE coffee_runs SET summary_version = summary_version + 1
-         WHERE run_id = $1
-         RETURNING summary_version, (SELECT count(*) FROM orders WHERE run_id = $1)",
-    )
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT mark_summary_stale($1)")
+        .bind(run_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Takes the queued refresh of the root message: clears the flag and returns the run as
+/// it is now. Anything that changes the run after this queues its own refresh.
+pub async fn claim_summary_refresh(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE coffee_runs SET summary_refresh_queued_at = NULL WHERE run_id = $1 RETURNING ",
+        run_columns!()
+    ))
     .bind(run_id)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await
 }
 
@@ -122,48 +91,45 @@ pub async fn lock(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, 
     .await
 }
 
-/// Makes `runner` the run's runner, once (REQ-008's atomic update). Returns the root
-/// message's new version, or `None` if the run has a runner or is no longer active.
+/// Makes `runner` the run's runner, once (REQ-008's atomic update). False if the run has
+/// a runner or is no longer active.
 pub async fn set_runner(
     conn: &mut PgConnection,
     run_id: Uuid,
     runner: &str,
     volunteered: bool,
-) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
         "UPDATE coffee_runs
-         SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3,
-             summary_version = summary_version + 1
-         WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'
-         RETURNING summary_version",
+         SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3
+         WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'",
     )
     .bind(run_id)
     .bind(runner)
     .bind(volunteered)
-    .fetch_optional(conn)
-    .await
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
-/// Ends an active run as `completed` or `cancelled`. Returns the root message's new
-/// version, or `None` if the run was not active.
+/// Ends an active run as `completed` or `cancelled`. False if the run was not active.
 pub async fn finish(
     conn: &mut PgConnection,
     run_id: Uuid,
     completed: bool,
-) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
         "UPDATE coffee_runs
          SET status = CASE WHEN $2 THEN 'completed'::run_status ELSE 'cancelled'::run_status END,
              completed_at = CASE WHEN $2 THEN NOW() END,
-             cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END,
-             summary_version = summary_version + 1
-         WHERE run_id = $1 AND status = 'active'
-         RETURNING summary_version",
+             cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END
+         WHERE run_id = $1 AND status = 'active'",
     )
     .bind(run_id)
     .bind(completed)
-    .fetch_optional(conn)
-    .await
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Stamps `reminder_sent_at` unless the run is over or was reminded already.

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{RunRules, scope, summary_lines};
+use super::{RunRules, refresh_root_message, scope, summary_lines};
 use crate::config::FairnessPolicy;
 use crate::{
     domain::{DomainEvent, EventKind, fairness},
-    jobs::{self, AssignRunner, SendReminder, SlackMessage},
+    jobs::{self, SendReminder, SlackMessage},
     slack::views,
     storage::{events, fairness::candidates, runs},
 };
@@ -99,9 +99,9 @@ pub async fn assign_runner(
         }
     };
 
-    let Some(version) = runs::set_runner(&mut tx, run_id, &runner, volunteered).await? else {
+    if !runs::set_runner(&mut tx, run_id, &runner, volunteered).await? {
         return Ok(Assignment::NotActive);
-    };
+    }
     events::record(
         &mut tx,
         &DomainEvent::runner_assigned(&scope, &runner, volunteered),
@@ -124,7 +124,7 @@ pub async fn assign_runner(
     };
     jobs::enqueue(&mut tx, &reply, None).await?;
     jobs::enqueue(&mut tx, &dm, None).await?;
-    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    refresh_root_message(&mut tx, run_id).await?;
     jobs::enqueue(
         &mut tx,
         &SendReminder { run_id },
@@ -136,14 +136,4 @@ pub async fn assign_runner(
         runner,
         volunteered,
     })
-}
-
-/// Queues the run's assignment: after the window for its first order, at once for the
-/// order that fills it.
-pub async fn schedule(
-    conn: &mut sqlx::PgConnection,
-    run_id: Uuid,
-    delay: Option<std::time::Duration>,
-) -> Result<(), sqlx::Error> {
-    jobs::enqueue(conn, &AssignRunner { run_id }, delay).await
 }

@@ -6,7 +6,7 @@ pub mod assign_runner;
 pub mod order_form;
 pub mod place_order;
 pub mod reminder;
-mod rules;
+pub mod rules;
 pub mod run_controls;
 
 pub use rules::RunRules;
@@ -16,12 +16,25 @@ use uuid::Uuid;
 
 use crate::{
     domain::RunScope,
+    jobs::{self, SlackMessage},
     slack::views::SummaryLine,
-    storage::{orders, runs::Run},
+    storage::{
+        orders,
+        runs::{self, Run},
+    },
 };
 
+/// Has the run's root message redrawn, unless a refresh is queued already (it will read
+/// this transaction's change: it takes the run's row lock before it reads).
+async fn refresh_root_message(conn: &mut PgConnection, run_id: Uuid) -> Result<(), sqlx::Error> {
+    if runs::mark_summary_stale(conn, run_id).await? {
+        jobs::enqueue(conn, &SlackMessage::RunSummary { run_id }, None).await?;
+    }
+    Ok(())
+}
+
 /// The run's orders as its messages list them.
-async fn summary_lines(
+pub(crate) async fn summary_lines(
     conn: &mut PgConnection,
     run_id: Uuid,
 ) -> Result<Vec<SummaryLine>, sqlx::Error> {

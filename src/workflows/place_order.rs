@@ -1,18 +1,14 @@
 //! Order submission (REQ-006, REQ-013, CONTRACT "Order submission").
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
-use super::{RunRules, assign_runner};
+use super::RunRules;
 use crate::{
     domain::{DomainEvent, OrderInput, RunScope},
-    jobs::{self, SlackMessage},
-    storage::{events, orders, preferences, runs, users},
+    jobs::{self, AssignRunner, SlackMessage},
+    storage::events,
 };
-
-/// Concurrent transactions can finish the run we conflicted with between our two
-/// statements; a handful of tries always converges.
-const MAX_RUN_LOOKUPS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct OrderRequest {
@@ -49,87 +45,86 @@ pub enum PlaceOrderError {
 }
 
 /// Places (or replaces) the user's order in the channel's active run, starting the run if
-/// there is none. One transaction: user, run, order, preference, audit, outbox, and the
-/// job that posts or refreshes the run's root message.
+/// there is none: user, run, order, preference, audit, outbox, and the jobs that post or
+/// refresh the root message and assign the runner, in one statement and one commit (the
+/// `place_order` SQL function, migration `20261125000003`; issue 7 measured the dozen
+/// round trips it replaces as most of an order's cost).
+///
+/// The events and jobs are built here, as if this order started run `new_run_id` as order
+/// `new_order_id`; the function fills in the ids the database decides.
 pub async fn place_order(
     pool: &PgPool,
     rules: &RunRules,
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
-    let mut tx = pool.begin().await?;
-    users::upsert(&mut tx, &request.user_id, request.display_name.as_deref()).await?;
-    let (run, run_created) = active_run(&mut tx, request).await?;
-    if request.run_id.is_some_and(|wanted| wanted != run.run_id) {
-        return Err(PlaceOrderError::RunNotActive);
-    }
-    if run.runner_user_id.is_some() {
-        return Err(PlaceOrderError::RunnerAssigned);
-    }
-    let order = orders::upsert(&mut tx, run.run_id, &request.user_id, &request.order).await?;
-    // A changed order is still one coffee: only a new order counts towards the usuals.
-    preferences::record(&mut tx, &request.user_id, &request.order, !order.replaced).await?;
-    let (version, orders_in_run) = runs::bump_summary_version(&mut tx, run.run_id).await?;
-
+    let (new_run_id, new_order_id) = (Uuid::new_v4(), Uuid::new_v4());
     let scope = RunScope {
-        run_id: run.run_id,
-        workspace_id: run.workspace_id.clone(),
-        channel_id: run.channel_id.clone(),
+        run_id: new_run_id,
+        workspace_id: request.workspace_id.clone(),
+        channel_id: request.channel_id.clone(),
     };
-    if run_created {
-        events::record(&mut tx, &DomainEvent::run_created(&scope, &request.user_id)).await?;
-    }
-    let placed =
-        DomainEvent::order_placed(&scope, &request.user_id, order.order_id, &request.order);
-    events::record(&mut tx, &placed).await?;
-    jobs::enqueue(
-        &mut tx,
-        &SlackMessage::RunSummary {
-            run_id: run.run_id,
-            version,
-        },
-        None,
+    let user = request.user_id.as_str();
+    let run_created = DomainEvent::run_created(&scope, user);
+    let order_placed = DomainEvent::order_placed(&scope, user, new_order_id, &request.order);
+    let summary_job = jobs::row(&SlackMessage::RunSummary { run_id: new_run_id });
+    let assign_job = jobs::row(&AssignRunner { run_id: new_run_id });
+    let (summary_job, assign_job) = summary_job
+        .and_then(|s| Ok((s, assign_job?)))
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let order = &request.order;
+
+    let placed: PlacedRow = sqlx::query_as(
+        "SELECT o_run_id, o_order_id, o_replaced, o_run_created, o_orders_in_run
+         FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                          make_interval(secs => $15), make_interval(secs => $16), $17, $18)",
     )
-    .await?;
-    // The first order schedules the assignment for the end of the window; the order that
-    // fills the run asks for it now. Either job finding a runner already does nothing.
-    if run_created {
-        assign_runner::schedule(&mut tx, run.run_id, Some(rules.assign_window)).await?;
-    }
-    if !order.replaced && orders_in_run == i64::from(rules.assign_max_orders) {
-        assign_runner::schedule(&mut tx, run.run_id, None).await?;
-    }
-    tx.commit().await?;
+    .bind(&request.workspace_id)
+    .bind(&request.channel_id)
+    .bind(user)
+    .bind(request.display_name.as_deref())
+    .bind(order.drink_type.as_str())
+    .bind(order.size.as_str())
+    .bind(order.customizations.as_ref().map(|c| c.as_str()))
+    .bind(request.run_id)
+    .bind(new_run_id)
+    .bind(new_order_id)
+    .bind(events::row(&run_created))
+    .bind(events::row(&order_placed))
+    .bind(summary_job)
+    .bind(assign_job)
+    .bind(rules.summary_refresh_delay.as_secs_f64())
+    .bind(rules.assign_window.as_secs_f64())
+    .bind(i32::try_from(rules.assign_max_orders).unwrap_or(i32::MAX))
+    .bind([jobs::new_id(), jobs::new_id(), jobs::new_id()])
+    .fetch_one(pool)
+    .await
+    .map_err(refusal)?;
 
     Ok(PlacedOrder {
-        run_id: run.run_id,
-        order_id: order.order_id,
-        replaced: order.replaced,
-        run_created,
-        orders_in_run,
+        run_id: placed.o_run_id,
+        order_id: placed.o_order_id,
+        replaced: placed.o_replaced,
+        run_created: placed.o_run_created,
+        orders_in_run: placed.o_orders_in_run,
     })
 }
 
-/// The channel's active run, locked for this transaction, created if there is none.
-async fn active_run(
-    conn: &mut PgConnection,
-    request: &OrderRequest,
-) -> Result<(runs::Run, bool), PlaceOrderError> {
-    for _ in 0..MAX_RUN_LOOKUPS {
-        if let Some(run) = runs::create_if_none_active(
-            conn,
-            &request.workspace_id,
-            &request.channel_id,
-            &request.user_id,
-        )
-        .await?
-        {
-            return Ok((run, true));
-        }
-        if let Some(run) =
-            runs::lock_active(conn, &request.workspace_id, &request.channel_id).await?
-        {
-            return Ok((run, false));
-        }
+#[derive(FromRow)]
+struct PlacedRow {
+    o_run_id: Uuid,
+    o_order_id: Uuid,
+    o_replaced: bool,
+    o_run_created: bool,
+    o_orders_in_run: i64,
+}
+
+/// The refusals `place_order` raises, by the SQLSTATE it gives each.
+fn refusal(error: sqlx::Error) -> PlaceOrderError {
+    let code = error.as_database_error().and_then(|e| e.code());
+    match code.as_deref() {
+        Some("CB001") => PlaceOrderError::RunnerAssigned,
+        Some("CB002") => PlaceOrderError::RunNotActive,
+        Some("CB003") => PlaceOrderError::Contended,
+        _ => PlaceOrderError::Database(error),
     }
-    Err(PlaceOrderError::Contended)
 }

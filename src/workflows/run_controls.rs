@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Actor, scope};
+use super::{Actor, refresh_root_message, scope};
 use crate::{
     domain::{DomainEvent, EventKind},
     jobs::{self, SlackMessage},
@@ -53,9 +53,9 @@ pub async fn complete_run(
     }
     // An admin acting through the REST API may never have ordered: audit rows need them.
     users::upsert(&mut tx, actor.user_id, None).await?;
-    let Some(version) = runs::finish(&mut tx, run_id, true).await? else {
+    if !runs::finish(&mut tx, run_id, true).await? {
         return Ok(Completion::AlreadyOver { status: run.status });
-    };
+    }
     events::record(&mut tx, &DomainEvent::run_completed(&scope(&run), &runner)).await?;
     let reply = SlackMessage::RunThreadReply {
         run_id,
@@ -63,7 +63,7 @@ pub async fn complete_run(
         blocks: None,
     };
     jobs::enqueue(&mut tx, &reply, None).await?;
-    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    refresh_root_message(&mut tx, run_id).await?;
     tx.commit().await?;
     Ok(Completion::Completed { runner })
 }
@@ -104,9 +104,9 @@ pub async fn cancel_run(
         });
     }
     users::upsert(&mut tx, actor.user_id, None).await?;
-    let Some(version) = runs::finish(&mut tx, run_id, false).await? else {
+    if !runs::finish(&mut tx, run_id, false).await? {
         return Ok(Cancellation::AlreadyOver { status: run.status });
-    };
+    }
     events::record(
         &mut tx,
         &DomainEvent::run_cancelled(&scope(&run), actor.user_id),
@@ -118,7 +118,7 @@ pub async fn cancel_run(
         blocks: None,
     };
     jobs::enqueue(&mut tx, &reply, None).await?;
-    jobs::enqueue(&mut tx, &SlackMessage::RunSummary { run_id, version }, None).await?;
+    refresh_root_message(&mut tx, run_id).await?;
     tx.commit().await?;
     Ok(Cancellation::Cancelled)
 }

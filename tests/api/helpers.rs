@@ -108,6 +108,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the whole service (`--role all`) with `extra` settings, on a new database.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn_app_tuned(extra, |_| {}).await
+}
+
+/// Like [`spawn_app_with`], with `tune` applied to the test [`Options`].
+pub async fn spawn_app_tuned(extra: &[&str], tune: impl FnOnce(&mut Options)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         coffeebuddy::telemetry::init_logging(coffeebuddy::config::LogFormat::Pretty);
     }
@@ -116,7 +121,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let database = Arc::new(TestDatabase {
         name: format!("cb_test_{}", Uuid::new_v4().simple()),
     });
-    launch(database, Arc::new(slack), extra).await
+    launch(database, Arc::new(slack), extra, tune).await
 }
 
 /// Like [`spawn_app_with`], with PostgreSQL reached through `db_server` (`host:port`).
@@ -129,12 +134,17 @@ pub async fn spawn_app_through(db_server: &str, extra: &[&str]) -> TestApp {
     let url = format!("postgres://postgres@{db_server}/{}", database.name);
     let mut args = vec!["--database-url", url.as_str()];
     args.extend_from_slice(extra);
-    launch(database, Arc::new(slack), &args).await
+    launch(database, Arc::new(slack), &args, |_| {}).await
 }
 
-async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&str]) -> TestApp {
+async fn launch(
+    database: Arc<TestDatabase>,
+    slack: Arc<MockServer>,
+    extra: &[&str],
+    tune: impl FnOnce(&mut Options),
+) -> TestApp {
     let settings = test_settings(&database.name, &slack.uri(), extra);
-    let options = Options {
+    let mut options = Options {
         workers: WorkerSettings {
             poll_interval: Duration::from_millis(100),
             concurrency: 4,
@@ -143,7 +153,10 @@ async fn launch(database: Arc<TestDatabase>, slack: Arc<MockServer>, extra: &[&s
         metrics_refresh: Duration::from_millis(200),
         relay_idle_poll: Duration::from_millis(100),
         relay_message_timeout: Duration::from_secs(2),
+        // Tests wait for due jobs; the debounce has its own test.
+        summary_refresh_delay: Duration::ZERO,
     };
+    tune(&mut options);
     let app = Application::build(settings, Role::All, options)
         .await
         .expect("the app builds");
@@ -377,7 +390,7 @@ impl TestApp {
 
     /// A new instance of the service on the same database and fake Slack.
     pub async fn start_again(&self, extra: &[&str]) -> TestApp {
-        launch(self.database.clone(), self.slack.clone(), extra).await
+        launch(self.database.clone(), self.slack.clone(), extra, |_| {}).await
     }
 }
 

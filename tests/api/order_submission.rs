@@ -1,6 +1,8 @@
 //! Order submission through `/slack/interactions`, down to the rows, the outbox and the
 //! messages Slack receives.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -21,7 +23,9 @@ type BadOrder<'a> = (
     Vec<&'a str>,
 );
 
-use crate::helpers::{ROOT_TS, WORKSPACE, eventually, spawn_app, spawn_app_with, view_submission};
+use crate::helpers::{
+    ROOT_TS, WORKSPACE, eventually, spawn_app, spawn_app_tuned, spawn_app_with, view_submission,
+};
 
 #[tokio::test]
 async fn the_first_order_starts_a_run_and_posts_its_root_message() {
@@ -223,6 +227,26 @@ async fn a_second_submission_replaces_the_users_order() {
         .await
         .unwrap();
     assert_eq!(count, 1, "a changed order is still one coffee");
+
+    // Both events name the one stored order of the one run, and so do their audit rows.
+    let (run_id, order_id): (Uuid, Uuid) = sqlx::query_as("SELECT run_id, order_id FROM orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let placed: Vec<(Value, Option<Uuid>)> = sqlx::query_as(
+        "SELECT o.payload, a.run_id FROM outbox o
+         JOIN audit_logs a ON a.payload->>'event_id' = o.event_id::text
+         WHERE o.event_type = 'coffee.order.placed' ORDER BY o.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(placed.len(), 2);
+    for (payload, audited_run) in placed {
+        assert_eq!(payload["order_id"], json!(order_id));
+        assert_eq!(payload["run_id"], json!(run_id));
+        assert_eq!(audited_run, Some(run_id));
+    }
 }
 
 #[tokio::test]
@@ -282,19 +306,7 @@ async fn twenty_concurrent_first_orders_make_one_run_of_twenty_orders() {
     );
     // Whatever the interleaving, the last rendering Slack got lists all twenty orders.
     let last = app.root_renders("C1").await.pop().expect("a root message");
-    let listed: usize = last["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| {
-            b["block_id"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("run_orders_")
-        })
-        .map(|b| b["text"]["text"].as_str().unwrap().lines().count())
-        .sum();
-    assert_eq!(listed, 20);
+    assert_eq!(listed_orders(&last), 20);
 }
 
 #[tokio::test]
@@ -451,4 +463,87 @@ async fn the_active_runs_gauge_counts_runs() {
         app.metrics().await.lines().any(|l| l == "active_runs 2")
     })
     .await;
+}
+
+/// The orders a root-message rendering lists, one per line.
+fn listed_orders(render: &Value) -> usize {
+    render["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            b["block_id"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("run_orders_")
+        })
+        .map(|b| b["text"]["text"].as_str().unwrap().lines().count())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_burst_of_orders_redraws_the_root_message_once() {
+    let app = spawn_app_tuned(&["--assign-max-orders", "100"], |options| {
+        options.summary_refresh_delay = Duration::from_millis(800);
+    })
+    .await;
+    app.submit_order("U00", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    app.wait_for_jobs().await;
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 1);
+
+    // Five more within the delay: the first queues the refresh, the rest find it queued.
+    let burst = (1..=5).map(|i| {
+        let app = &app;
+        async move {
+            app.submit_order(
+                &format!("U{i:02}"),
+                "C1",
+                Some("Mocha"),
+                Some("Small"),
+                None,
+            )
+            .await
+        }
+    });
+    for response in futures::future::join_all(burst).await {
+        assert_eq!(response.status(), 200);
+    }
+    let refreshes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs
+         WHERE job_type = 'send-slack-message' AND convert_from(job, 'UTF8')::jsonb->>'kind' = 'run_summary'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(refreshes, 2, "the first post and one refresh for the burst");
+
+    eventually("the refresh", || async {
+        !app.slack_calls("chat.update").await.is_empty()
+    })
+    .await;
+    app.wait_for_jobs().await;
+    let updates = app.slack_calls("chat.update").await;
+    assert_eq!(updates.len(), 1, "{updates:#?}");
+    assert_eq!(listed_orders(&updates[0]), 6);
+}
+
+#[tokio::test]
+async fn a_refresh_that_never_ran_does_not_freeze_the_root_message() {
+    let app = spawn_app_with(&["--assign-max-orders", "100"]).await;
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    app.wait_for_jobs().await;
+    // A refresh was queued long ago and its job is gone (an operator deleted it).
+    sqlx::query("UPDATE coffee_runs SET summary_refresh_queued_at = NOW() - INTERVAL '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    app.submit_order("U2", "C1", Some("Mocha"), Some("Small"), None)
+        .await;
+    app.wait_for_jobs().await;
+    let updates = app.slack_calls("chat.update").await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(listed_orders(&updates[0]), 2);
 }

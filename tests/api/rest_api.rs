@@ -8,7 +8,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, ResponseTemplate,
-    matchers::{method, path},
+    matchers::{body_partial_json, method, path},
 };
 
 use crate::{
@@ -407,9 +407,11 @@ async fn preferences_are_the_users_own_business() {
 async fn operators_list_and_retry_failed_jobs_and_read_fairness() {
     let (app, _jwks) = rest_app(&["--assign-max-orders", "1"]).await;
     let admin = oidc::admin_token("OPS1");
-    // Slack refuses the first message for good.
+    // Slack refuses the run's root message for good (the first message to the channel:
+    // the DM to the runner goes to the user, and thread replies wait for the root).
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
+        .and(body_partial_json(json!({"channel": "C1"})))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
