@@ -69,7 +69,7 @@ async fn a_whole_run_logs_no_secret() {
     let base = format!("http://127.0.0.1:{port}");
     let logs = std::env::temp_dir().join(format!("{}.log", database.name));
     let log_file = std::fs::File::create(&logs).unwrap();
-    let mut service = Command::new(env!("CARGO_BIN_EXE_coffeebuddy"))
+    let service = Command::new(env!("CARGO_BIN_EXE_coffeebuddy"))
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -92,6 +92,7 @@ async fn a_whole_run_logs_no_secret() {
         .stdin(Stdio::null())
         .spawn()
         .expect("the service starts");
+    let mut service = KillOnDrop(Some(service));
 
     let http = Client::new();
     eventually_within(
@@ -167,6 +168,7 @@ async fn a_whole_run_logs_no_secret() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    let mut service = service.0.take().unwrap();
     Command::new("kill")
         .args(["-TERM", &service.id().to_string()])
         .status()
@@ -211,4 +213,16 @@ async fn runner_button_value(slack: &MockServer) -> Option<String> {
         .flatten()
         .find(|element| element["action_id"] == "mark_complete")
         .and_then(|button| button["value"].as_str().map(str::to_owned))
+}
+
+/// Stops the service if the test fails before it is stopped on purpose.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
