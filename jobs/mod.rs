@@ -63,6 +63,40 @@ pub async fn enqueue<J: Job>(
     Ok(())
 }
 
+/// Jobs queued together in one statement: one round trip however many a change causes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    jobs: Vec<serde_json::Value>,
+}
+
+impl Batch {
+    /// Adds `job`, to run after `delay`.
+    pub fn push<J: Job>(&mut self, job: &J, delay: Option<Duration>) -> Result<(), sqlx::Error> {
+        self.jobs.push(serde_json::json!({
+            "job": row(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            "id": new_id(),
+            "delay_secs": delay.unwrap_or_default().as_secs_f64(),
+        }));
+        Ok(())
+    }
+
+    /// Queues every job on the caller's connection or transaction.
+    pub async fn enqueue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.jobs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "SELECT enqueue_job(j->'job', j->>'id', '{}',
+                                NOW() + make_interval(secs => (j->>'delay_secs')::float8))
+             FROM jsonb_array_elements($1) j",
+        )
+        .bind(serde_json::Value::Array(self.jobs))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
 /// The job as the `enqueue_job` SQL function takes it (migration
 /// `20261125000003`): the one place a job row is written, here and by `place_order`.
 pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, serde_json::Error> {

@@ -21,20 +21,15 @@ pub const CANDIDATES_SQL: &str = "WITH participants AS (
                AND r.run_id <> $1
              GROUP BY r.runner_user_id
          ), shares AS (
-             SELECT o.user_id,
-                    sum(1.0 / (SELECT count(*) FROM orders n WHERE n.run_id = o.run_id))::float8 AS fair_share
-             FROM orders o
-             JOIN coffee_runs r ON r.run_id = o.run_id
+             SELECT s.user_id, sum(s.share) AS fair_share
+             FROM run_shares s
              WHERE $6
-               AND o.user_id IN (SELECT user_id FROM participants)
-               AND o.created_at > $3 - make_interval(days => $4 + 1)
-               AND r.workspace_id = $2
-               AND r.runner_user_id IS NOT NULL
-               AND r.status <> 'cancelled'
-               AND r.run_id <> $1
-               AND r.created_at > $3 - make_interval(days => $4)
-               AND r.created_at <= $3
-             GROUP BY o.user_id
+               AND s.workspace_id = $2
+               AND s.user_id IN (SELECT user_id FROM participants)
+               AND s.run_created_at > $3 - make_interval(days => $4)
+               AND s.run_created_at <= $3
+               AND s.run_id <> $1
+             GROUP BY s.user_id
          )
          SELECT p.user_id,
                 COALESCE(m.runs, 0) AS runs,
@@ -73,9 +68,9 @@ pub async fn candidates(
     as_of: DateTime<Utc>,
     with_shares: bool,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    // Only the participants' history is read: `made` walks the fairness index
-    // (workspace, runner, created_at) for each participant, and the carpool shares (only
-    // computed under that policy) start from each participant's orders.
+    // Only the participants' history is read, each from one index range: `made` from the
+    // fairness index (workspace, runner, created_at; cancelled runs are not in it), the
+    // carpool shares (only computed under that policy) from the `run_shares` ledger.
     let rows: Vec<Row> = sqlx::query_as(CANDIDATES_SQL)
         .bind(run_id)
         .bind(workspace_id)

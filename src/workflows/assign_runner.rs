@@ -122,15 +122,12 @@ pub async fn assign_runner(
         blocks: Some(blocks),
         thread_ts: None,
     };
-    jobs::enqueue(&mut tx, &reply, None).await?;
-    jobs::enqueue(&mut tx, &dm, None).await?;
+    let mut batch = jobs::Batch::default();
+    batch.push(&reply, None)?;
+    batch.push(&dm, None)?;
+    batch.push(&SendReminder { run_id }, Some(rules.reminder_delay))?;
+    batch.enqueue(&mut tx).await?;
     refresh_root_message(&mut tx, run_id).await?;
-    jobs::enqueue(
-        &mut tx,
-        &SendReminder { run_id },
-        Some(rules.reminder_delay),
-    )
-    .await?;
     tx.commit().await?;
     Ok(Assignment::Assigned {
         runner,

@@ -18,18 +18,21 @@ use crate::{
     domain::RunScope,
     jobs::{self, SlackMessage},
     slack::views::SummaryLine,
-    storage::{
-        orders,
-        runs::{self, Run},
-    },
+    storage::{orders, runs::Run},
 };
 
 /// Has the run's root message redrawn, unless a refresh is queued already (it will read
 /// this transaction's change: it takes the run's row lock before it reads).
 async fn refresh_root_message(conn: &mut PgConnection, run_id: Uuid) -> Result<(), sqlx::Error> {
-    if runs::mark_summary_stale(conn, run_id).await? {
-        jobs::enqueue(conn, &SlackMessage::RunSummary { run_id }, None).await?;
-    }
+    let job = jobs::row(&SlackMessage::RunSummary { run_id })
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // One round trip: the job row is written only when this call set the mark.
+    sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
+        .bind(job)
+        .bind(jobs::new_id())
+        .bind(run_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
