@@ -37,16 +37,18 @@ async fn prune_deletes_audit_rows_past_retention_only() {
 #[tokio::test]
 async fn prune_works_through_more_rows_than_one_batch() {
     let app = spawn_app_with(&[]).await;
+    let rows = prune_audit::BATCH * 2 + 345;
     sqlx::query(
         "INSERT INTO audit_logs (event_type, payload, timestamp)
-         SELECT 'order_placed', '{}', NOW() - INTERVAL '100 days' FROM generate_series(1, 12345)",
+         SELECT 'order_placed', '{}', NOW() - INTERVAL '100 days' FROM generate_series(1, $1)",
     )
+    .bind(rows)
     .execute(&app.pool)
     .await
     .unwrap();
     assert_eq!(
         prune_audit::prune(&app.pool, 90).await.unwrap().audit_rows,
-        12_345
+        rows as u64
     );
 }
 
