@@ -7,7 +7,9 @@
 //! `/coffee-history`, `/coffee`) it offers 100, 300 and 1,000 requests/s open loop —
 //! latency counted from each request's scheduled send time, so a stall shows up as the
 //! queue it causes — then saturates it closed loop. It reports throughput, p50/p95/p99,
-//! the service's CPU per request (from /proc) and its RSS idle and under load.
+//! the service's CPU per request (from /proc, including the background work a request
+//! causes, and again less what the idle service burns over the same time) and its RSS
+//! idle and under load.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -29,6 +31,10 @@ const SECRET: &str = "bench-signing-secret";
 const PHASE: Duration = Duration::from_secs(5);
 const RATES: [u32; 3] = [100, 300, 1_000];
 const SATURATION_CLIENTS: usize = 64;
+/// Time for the work a phase left behind (root-message refreshes) to finish.
+const SETTLE: Duration = Duration::from_secs(2);
+/// How long the idle service's CPU is measured.
+const IDLE: Duration = Duration::from_secs(10);
 const CHANNELS: usize = 200;
 const USERS: usize = 2_000;
 
@@ -59,7 +65,15 @@ struct Result_ {
     p95: Duration,
     p99: Duration,
     cpu_per_request: Duration,
+    cpu_above_idle: Duration,
     rss_mib: f64,
+}
+
+/// What one phase measured on the client side.
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -82,16 +96,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..200 {
         send(&http, &base, Kind::Order, i).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(SETTLE).await;
     let idle_rss = rss_mib(service.id());
+    let pid = service.id();
+    let before = cpu_time(pid);
+    tokio::time::sleep(IDLE).await;
+    let idle_cpu = (cpu_time(pid) - before).as_secs_f64() / IDLE.as_secs_f64();
 
     let mut results = Vec::new();
     let mut sequence = 1_000;
     for kind in [Kind::Order, Kind::History, Kind::Coffee] {
-        for rate in RATES {
-            results.push(open_loop(&http, &base, kind, rate, &mut sequence, service.id()).await);
+        for offered in RATES.map(Some).into_iter().chain([None]) {
+            let cpu_before = cpu_time(pid);
+            let started = Instant::now();
+            let phase = match offered {
+                Some(rate) => open_loop(&http, &base, kind, rate, &mut sequence).await,
+                None => saturate(&http, &base, kind, &mut sequence).await,
+            };
+            let rss = rss_mib(pid);
+            // The work a request leaves behind (an order's root-message refresh job) counts
+            // toward it, not toward the next phase.
+            tokio::time::sleep(SETTLE).await;
+            let cpu = cpu_time(pid) - cpu_before;
+            let idle = Duration::from_secs_f64(idle_cpu * started.elapsed().as_secs_f64());
+            results.push(summarize(kind, offered, phase, cpu, idle, rss));
         }
-        results.push(saturate(&http, &base, kind, &mut sequence, service.id()).await);
     }
     Command::new("kill")
         .args(["-TERM", &service.id().to_string()])
@@ -99,20 +128,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     service.wait()?;
 
     println!(
-        "Service RSS idle: {idle_rss:.1} MiB; peak under load: {:.1} MiB",
-        results.iter().map(|r| r.rss_mib).fold(0.0, f64::max)
+        "Service RSS idle: {idle_rss:.1} MiB; peak under load: {:.1} MiB; idle CPU: {:.1} ms/s",
+        results.iter().map(|r| r.rss_mib).fold(0.0, f64::max),
+        idle_cpu * 1_000.0
     );
     println!(
         "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients.\n",
         PHASE.as_secs()
     );
     println!(
-        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | server CPU / request | RSS MiB |"
+        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | server CPU / request | above idle | RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &results {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.1} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.3} ms | {:.1} |",
             r.kind.label(),
             r.offered
                 .map_or("saturation".to_owned(), |o| format!("{o}/s")),
@@ -123,6 +153,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ms(r.p95),
             ms(r.p99),
             ms(r.cpu_per_request),
+            ms(r.cpu_above_idle),
             r.rss_mib
         );
     }
@@ -139,11 +170,9 @@ async fn open_loop(
     kind: Kind,
     rate: u32,
     sequence: &mut usize,
-    pid: u32,
-) -> Result_ {
+) -> Phase {
     let total = (rate as u64 * PHASE.as_secs()) as usize;
     let interval = Duration::from_secs(1) / rate;
-    let cpu_before = cpu_time(pid);
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
@@ -163,26 +192,14 @@ async fn open_loop(
         latencies.push(latency);
         errors += usize::from(!ok);
     }
-    let elapsed = start.elapsed();
-    summarize(
-        kind,
-        Some(rate),
+    Phase {
         latencies,
         errors,
-        elapsed,
-        cpu_time(pid) - cpu_before,
-        pid,
-    )
+        elapsed: start.elapsed(),
+    }
 }
 
-async fn saturate(
-    http: &reqwest::Client,
-    base: &str,
-    kind: Kind,
-    sequence: &mut usize,
-    pid: u32,
-) -> Result_ {
-    let cpu_before = cpu_time(pid);
+async fn saturate(http: &reqwest::Client, base: &str, kind: Kind, sequence: &mut usize) -> Phase {
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(*sequence));
     let results = Arc::new(Mutex::new((Vec::new(), 0usize)));
@@ -206,26 +223,28 @@ async fn saturate(
     }
     *sequence = next.load(std::sync::atomic::Ordering::Relaxed);
     let (latencies, errors) = std::mem::take(&mut *results.lock().await);
-    summarize(
-        kind,
-        None,
+    Phase {
         latencies,
         errors,
-        start.elapsed(),
-        cpu_time(pid) - cpu_before,
-        pid,
-    )
+        elapsed: start.elapsed(),
+    }
 }
 
+/// `cpu`: the service's CPU from the phase's start until its background work settled;
+/// `idle`: what it would have used idle over that time.
 fn summarize(
     kind: Kind,
     offered: Option<u32>,
-    mut latencies: Vec<Duration>,
-    errors: usize,
-    elapsed: Duration,
+    phase: Phase,
     cpu: Duration,
-    pid: u32,
+    idle: Duration,
+    rss_mib: f64,
 ) -> Result_ {
+    let Phase {
+        mut latencies,
+        errors,
+        elapsed,
+    } = phase;
     latencies.sort_unstable();
     let pick = |q: f64| {
         latencies
@@ -244,7 +263,8 @@ fn summarize(
         p95: pick(0.95),
         p99: pick(0.99),
         cpu_per_request: cpu / done.max(1) as u32,
-        rss_mib: rss_mib(pid),
+        cpu_above_idle: cpu.saturating_sub(idle) / done.max(1) as u32,
+        rss_mib,
     }
 }
 
