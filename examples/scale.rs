@@ -100,6 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (t.elapsed(), pruned)
         }
     });
+    let waits = tokio::spawn(sample_order_waits(pool.clone(), prune.abort_handle()));
     let mut during = Vec::new();
     let mut batch = 1;
     while !prune.is_finished() {
@@ -108,6 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (took, pruned) = prune.await?;
     let pruned = pruned?;
+    let waits = waits.await??;
     println!(
         "\nprune-audit deleted {} audit rows in {:.1} s (batches of {}) while {} orders were placed",
         pruned.audit_rows,
@@ -122,6 +124,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "order submission during the prune:                        {}",
         stats(during)
+    );
+    println!(
+        "what order statements waited on during the prune (pg_stat_activity every 2 ms): {}",
+        waits
+            .iter()
+            .map(|(event, n)| format!("{event} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     storage::close(&pool).await;
     Ok(())
@@ -243,6 +253,33 @@ async fn order_latencies(
         times.push(t.elapsed());
     }
     Ok(times)
+}
+
+/// Samples what the order statements wait on until the prune ends: a `Lock` wait would
+/// mean the prune blocks orders; `IO`/`LWLock` waits are them sharing the disk and WAL.
+async fn sample_order_waits(
+    pool: PgPool,
+    prune: tokio::task::AbortHandle,
+) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    let mut conn = pool.acquire().await?;
+    while !prune.is_finished() {
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT COALESCE(wait_event_type || ':' || wait_event, 'running')
+             FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'active'
+               AND query LIKE '%place_order(%'",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for event in waiting {
+            *counts.entry(event).or_default() += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    Ok(counts)
 }
 
 async fn explain(
