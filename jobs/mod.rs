@@ -1,8 +1,9 @@
 //! The durable jobs (apalis on the app's own PostgreSQL): payloads, handlers, retry
 //! policies and the workers that run them.
 //!
-//! Jobs are enqueued with [`enqueue`] inside the caller's transaction, so a state change
-//! and the work it causes commit together or not at all.
+//! Jobs are enqueued with [`enqueue`] (or several at once with [`Batch`]) inside the
+//! caller's transaction, so a state change and the work it causes commit together or not
+//! at all.
 
 pub mod assign_runner;
 mod poll;
