@@ -190,10 +190,11 @@ async fn generate_history(pool: &PgPool) -> Result<(), sqlx::Error> {
     .bind(USERS)
     .execute(pool)
     .await?;
-    // What set_runner writes when each of those runs got its runner.
+    // What the ledger's trigger writes when each of those runs gets its runner (they were
+    // inserted with one).
     sqlx::query(
-        "INSERT INTO run_shares (workspace_id, user_id, run_created_at, run_id, share)
-         SELECT r.workspace_id, o.user_id, r.created_at, r.run_id, 1.0 / count(*) OVER (PARTITION BY r.run_id)
+        "INSERT INTO run_shares (workspace_id, user_id, run_created_at, run_id, participants)
+         SELECT r.workspace_id, o.user_id, r.created_at, r.run_id, count(*) OVER (PARTITION BY r.run_id)
          FROM coffee_runs r JOIN orders o ON o.run_id = r.run_id",
     )
     .execute(pool)

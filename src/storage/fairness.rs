@@ -21,7 +21,7 @@ pub const CANDIDATES_SQL: &str = "WITH participants AS (
                AND r.run_id <> $1
              GROUP BY r.runner_user_id
          ), shares AS (
-             SELECT s.user_id, sum(s.share) AS fair_share
+             SELECT s.user_id, sum(1.0 / s.participants)::float8 AS fair_share
              FROM run_shares s
              WHERE $6
                AND s.workspace_id = $2

@@ -79,61 +79,47 @@ pub async fn lock(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, 
     .await
 }
 
-/// Makes `runner` the run's runner, once (REQ-008's atomic update), and writes each
-/// participant's fair share of it to the `run_shares` ledger the carpool policy sums (no
-/// order joins a run once it has a runner, so the share never changes). False if the run
-/// has a runner or is no longer active.
+/// Makes `runner` the run's runner, once (REQ-008's atomic update). False if the run has
+/// a runner or is no longer active. A trigger writes the participants' carpool shares to
+/// `run_shares` (migration `20261126000004`).
 pub async fn set_runner(
     conn: &mut PgConnection,
     run_id: Uuid,
     runner: &str,
     volunteered: bool,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH assigned AS (
-             UPDATE coffee_runs
-             SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3
-             WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'
-             RETURNING run_id, workspace_id, created_at
-         ), shares AS (
-             INSERT INTO run_shares (workspace_id, user_id, run_created_at, run_id, share)
-             SELECT a.workspace_id, o.user_id, a.created_at, a.run_id,
-                    1.0 / count(*) OVER ()
-             FROM assigned a JOIN orders o ON o.run_id = a.run_id
-         )
-         SELECT EXISTS (SELECT 1 FROM assigned)",
+    let updated = sqlx::query(
+        "UPDATE coffee_runs
+         SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3
+         WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'",
     )
     .bind(run_id)
     .bind(runner)
     .bind(volunteered)
-    .fetch_one(conn)
-    .await
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
-/// Ends an active run as `completed` or `cancelled`; a cancelled run's fair shares leave
-/// the ledger (cancelled runs do not count). False if the run was not active.
+/// Ends an active run as `completed` or `cancelled` (a trigger takes a cancelled run's
+/// shares out of `run_shares`). False if the run was not active.
 pub async fn finish(
     conn: &mut PgConnection,
     run_id: Uuid,
     completed: bool,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH finished AS (
-             UPDATE coffee_runs
-             SET status = CASE WHEN $2 THEN 'completed'::run_status ELSE 'cancelled'::run_status END,
-                 completed_at = CASE WHEN $2 THEN NOW() END,
-                 cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END
-             WHERE run_id = $1 AND status = 'active'
-             RETURNING run_id
-         ), unshared AS (
-             DELETE FROM run_shares s USING finished f WHERE s.run_id = f.run_id AND NOT $2
-         )
-         SELECT EXISTS (SELECT 1 FROM finished)",
+    let updated = sqlx::query(
+        "UPDATE coffee_runs
+         SET status = CASE WHEN $2 THEN 'completed'::run_status ELSE 'cancelled'::run_status END,
+             completed_at = CASE WHEN $2 THEN NOW() END,
+             cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END
+         WHERE run_id = $1 AND status = 'active'",
     )
     .bind(run_id)
     .bind(completed)
-    .fetch_one(conn)
-    .await
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Stamps `reminder_sent_at` unless the run is over or was reminded already.

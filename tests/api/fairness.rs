@@ -10,11 +10,14 @@ use coffeebuddy::{
         Actor, RunRules,
         assign_runner::{Assignment, Trigger, assign_runner},
         place_order::{OrderRequest, place_order},
-        run_controls::{Cancellation, cancel_run},
+        run_controls::{Cancellation, Completion, cancel_run, complete_run},
     },
 };
 
-use crate::helpers::{spawn_app, test_settings};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, spawn_app_with, test_settings};
 
 #[tokio::test]
 async fn a_simulated_month_meets_both_fairness_targets() {
@@ -46,63 +49,56 @@ async fn a_simulated_month_meets_both_fairness_targets() {
 }
 
 /// Carpool's fair shares come from the `run_shares` ledger: written when a run gets its
-/// runner, gone when an assigned run is cancelled, never counting the run being assigned.
+/// runner, kept when it completes, gone when an assigned run is cancelled.
 #[tokio::test]
 async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
-    let app = spawn_app().await;
-    let rules = RunRules {
-        policy: FairnessPolicy::Carpool,
-        ..RunRules::from(&test_settings("unused", "http://127.0.0.1:9", &[]))
-    };
+    let app = spawn_app_with(NO_AUTOMATIC_ASSIGNMENT).await;
+    let rules = carpool_rules();
     let run_of = |channel: &'static str, users: &'static [&'static str]| {
-        let (pool, rules) = (app.pool.clone(), rules);
+        run_of(&app.pool, rules, channel, users)
+    };
+    let assign = |run_id| assign(&app.pool, rules, run_id);
+
+    let ledger_rows = |run_id| {
+        let pool = app.pool.clone();
         async move {
-            let mut run_id = None;
-            for user in users {
-                let request = OrderRequest {
-                    workspace_id: "T1".into(),
-                    channel_id: channel.into(),
-                    user_id: (*user).into(),
-                    display_name: None,
-                    order: OrderInput::parse(Some("Latte"), Some("Small"), None).unwrap(),
-                    run_id: None,
-                };
-                run_id = Some(place_order(&pool, &rules, &request).await.unwrap().run_id);
-            }
-            run_id.unwrap()
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM run_shares WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         }
     };
-    let assign = |run_id| {
-        let (pool, rules) = (app.pool.clone(), rules);
-        async move {
-            let outcome = assign_runner(&pool, &rules, run_id, Trigger::Scheduled, Utc::now())
-                .await
-                .unwrap();
-            assert!(
-                matches!(outcome, Assignment::Assigned { .. }),
-                "{outcome:?}"
-            );
-        }
+    let admin = Actor {
+        user_id: "UA",
+        admin: true,
     };
 
-    // Two people share one run, four share another that is then cancelled.
+    // Two people share one run, which completes; four share another, then it is cancelled.
     let pair = run_of("C1", &["UA", "UB"]).await;
     assign(pair).await;
+    let completed = complete_run(&app.pool, pair, admin).await.unwrap();
+    assert!(
+        matches!(completed, Completion::Completed { .. }),
+        "{completed:?}"
+    );
     let four = run_of("C2", &["UA", "UC", "UD", "UE"]).await;
     assign(four).await;
-    let cancelled = cancel_run(
-        &app.pool,
-        four,
-        Actor {
-            user_id: "UA",
-            admin: true,
-        },
-    )
-    .await
-    .unwrap();
+    assert_eq!(ledger_rows(four).await, 4);
+    let cancelled = cancel_run(&app.pool, four, admin).await.unwrap();
     assert!(
         matches!(cancelled, Cancellation::Cancelled),
         "{cancelled:?}"
+    );
+    assert_eq!(
+        ledger_rows(four).await,
+        0,
+        "a cancelled run leaves the ledger"
+    );
+    assert_eq!(
+        ledger_rows(pair).await,
+        2,
+        "a completed run keeps its shares"
     );
 
     let open = run_of("C3", &["UA", "UB", "UC"]).await;
@@ -119,10 +115,76 @@ async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
         shares,
         [("UA".into(), 0.5), ("UB".into(), 0.5), ("UC".into(), 0.0)]
     );
-    let ledger: i64 = sqlx::query_scalar("SELECT count(*) FROM run_shares WHERE run_id = $1")
-        .bind(four)
-        .fetch_one(&app.pool)
+}
+
+/// Shares are summed exactly: six runs of six are one whole run, as two runs of two are,
+/// so equal debts reach the tie-break instead of differing in the last bit.
+#[tokio::test]
+async fn equal_carpool_shares_stay_equal() {
+    let app = spawn_app_with(NO_AUTOMATIC_ASSIGNMENT).await;
+    let rules = carpool_rules();
+    for channel in ["E1", "E2", "E3", "E4", "E5", "E6"] {
+        let run_id = run_of(
+            &app.pool,
+            rules,
+            channel,
+            &["UX", "P1", "P2", "P3", "P4", "P5"],
+        )
+        .await;
+        assign(&app.pool, rules, run_id).await;
+    }
+    for channel in ["F1", "F2"] {
+        let run_id = run_of(&app.pool, rules, channel, &["UY", "Q1"]).await;
+        assign(&app.pool, rules, run_id).await;
+    }
+    let open = run_of(&app.pool, rules, "G1", &["UX", "UY"]).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let shares: Vec<f64> = candidates(&mut conn, open, "T1", 30, 14, Utc::now(), true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.fair_share)
+        .collect();
+    assert_eq!(shares, [1.0, 1.0]);
+}
+
+/// The app's own assign-runner jobs stay out of the way: these tests assign themselves.
+const NO_AUTOMATIC_ASSIGNMENT: &[&str] = &["--assign-max-orders", "100"];
+
+fn carpool_rules() -> RunRules {
+    RunRules {
+        policy: FairnessPolicy::Carpool,
+        ..RunRules::from(&test_settings(
+            "unused",
+            "http://127.0.0.1:9",
+            NO_AUTOMATIC_ASSIGNMENT,
+        ))
+    }
+}
+
+/// A run in `channel` with one order from each of `users`.
+async fn run_of(pool: &PgPool, rules: RunRules, channel: &str, users: &[&str]) -> Uuid {
+    let mut run_id = None;
+    for user in users {
+        let request = OrderRequest {
+            workspace_id: "T1".into(),
+            channel_id: channel.into(),
+            user_id: (*user).into(),
+            display_name: None,
+            order: OrderInput::parse(Some("Latte"), Some("Small"), None).unwrap(),
+            run_id: None,
+        };
+        run_id = Some(place_order(pool, &rules, &request).await.unwrap().run_id);
+    }
+    run_id.expect("at least one user")
+}
+
+async fn assign(pool: &PgPool, rules: RunRules, run_id: Uuid) {
+    let outcome = assign_runner(pool, &rules, run_id, Trigger::Scheduled, Utc::now())
         .await
         .unwrap();
-    assert_eq!(ledger, 0, "a cancelled run leaves the ledger");
+    assert!(
+        matches!(outcome, Assignment::Assigned { .. }),
+        "{outcome:?}"
+    );
 }
