@@ -20,8 +20,8 @@ pub const CANDIDATES_SQL: &str = "WITH participants AS (
                AND r.status <> 'cancelled'
                AND r.run_id <> $1
              GROUP BY r.runner_user_id
-         ), shares AS (
-             SELECT s.user_id, sum(1.0 / s.participants)::float8 AS fair_share
+         ), runs_by_size AS (
+             SELECT s.user_id, s.participants, count(*) AS runs
              FROM run_shares s
              WHERE $6
                AND s.workspace_id = $2
@@ -29,7 +29,11 @@ pub const CANDIDATES_SQL: &str = "WITH participants AS (
                AND s.run_created_at > $3 - make_interval(days => $4)
                AND s.run_created_at <= $3
                AND s.run_id <> $1
-             GROUP BY s.user_id
+             GROUP BY s.user_id, s.participants
+         ), shares AS (
+             SELECT user_id, sum(runs::numeric / participants)::float8 AS fair_share
+             FROM runs_by_size
+             GROUP BY user_id
          )
          SELECT p.user_id,
                 COALESCE(m.runs, 0) AS runs,
@@ -70,7 +74,9 @@ pub async fn candidates(
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     // Only the participants' history is read, each from one index range: `made` from the
     // fairness index (workspace, runner, created_at; cancelled runs are not in it), the
-    // carpool shares (only computed under that policy) from the `run_shares` ledger.
+    // carpool shares (only computed under that policy) from the `run_shares` ledger,
+    // counted per run size first so that only a handful of exact (numeric) divisions
+    // remain.
     let rows: Vec<Row> = sqlx::query_as(CANDIDATES_SQL)
         .bind(run_id)
         .bind(workspace_id)
