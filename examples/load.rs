@@ -7,9 +7,9 @@
 //! `/coffee-history`, `/coffee`) it offers 100, 300 and 1,000 requests/s open loop —
 //! latency counted from each request's scheduled send time, so a stall shows up as the
 //! queue it causes — then saturates it closed loop. It reports throughput, p50/p95/p99,
-//! the service's CPU per request (from /proc, including the background work a request
-//! causes, and again less what the idle service burns over the same time) and its RSS
-//! idle and under load.
+//! the service process's CPU per request (from /proc; PostgreSQL's is not counted),
+//! read once the jobs the phase caused are done and again less what the idle service
+//! burns over the same time, and its RSS idle and under load.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -31,8 +31,9 @@ const SECRET: &str = "bench-signing-secret";
 const PHASE: Duration = Duration::from_secs(5);
 const RATES: [u32; 3] = [100, 300, 1_000];
 const SATURATION_CLIENTS: usize = 64;
-/// Time for the work a phase left behind (root-message refreshes) to finish.
-const SETTLE: Duration = Duration::from_secs(2);
+/// Jobs due this soon count as work a phase left behind (a refresh waits 1 s for more
+/// orders, then up to a poll interval for a worker).
+const SETTLE_HORIZON_SECS: f64 = 2.5;
 /// How long the idle service's CPU is measured.
 const IDLE: Duration = Duration::from_secs(10);
 const CHANNELS: usize = 200;
@@ -91,12 +92,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(256)
         .build()?;
     wait_ready(&http, &base).await?;
+    let mut db = format!("{server}/coffeebuddy_bench")
+        .parse::<PgConnectOptions>()?
+        .connect()
+        .await?;
     // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep orders flowing into
     // the same 200 runs. Warm up, then take the idle footprint.
     for i in 0..200 {
         send(&http, &base, Kind::Order, i).await;
     }
-    tokio::time::sleep(SETTLE).await;
+    settle(&mut db).await?;
     let idle_rss = rss_mib(service.id());
     let pid = service.id();
     let before = cpu_time(pid);
@@ -115,9 +120,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let rss = rss_mib(pid);
             // The work a request leaves behind (an order's root-message refresh job) counts
-            // toward it, not toward the next phase.
-            tokio::time::sleep(SETTLE).await;
-            let cpu = cpu_time(pid) - cpu_before;
+            // toward it, not toward the next phase: read the CPU once the jobs are done.
+            settle(&mut db).await?;
+            let cpu = cpu_time(pid).saturating_sub(cpu_before);
             let idle = Duration::from_secs_f64(idle_cpu * started.elapsed().as_secs_f64());
             results.push(summarize(kind, offered, phase, cpu, idle, rss));
         }
@@ -270,7 +275,9 @@ fn summarize(
 
 /// Sends request number `n` of `kind`; true when the service answered as Slack expects.
 async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool {
-    let user = format!("U{:05}", n % USERS);
+    // Each (channel, user) pair comes round once every CHANNELS × USERS requests, so orders
+    // are new orders, not replacements of the user's order in that channel's run.
+    let user = format!("U{:05}", (n / CHANNELS) % USERS);
     let channel = format!("C{:04}", n % CHANNELS);
     let (path, body) = match kind {
         Kind::Order => {
@@ -353,6 +360,26 @@ fn start_service(server: &str, slack: &str, port: u16) -> std::io::Result<Child>
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
+}
+
+/// Waits until the service has no job running, queued or due within the settle horizon:
+/// the work the last phase caused is done (or 30 s have passed).
+async fn settle(db: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs
+             WHERE status IN ('Pending', 'Queued', 'Running')
+               AND run_at <= NOW() + make_interval(secs => $1)",
+        )
+        .bind(SETTLE_HORIZON_SECS)
+        .fetch_one(&mut *db)
+        .await?;
+        if pending == 0 || Instant::now() > deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), Box<dyn std::error::Error>> {

@@ -5,7 +5,13 @@
 //! `cargo run --release --example scale` (a fresh `coffeebuddy_scale` database on the local
 //! PostgreSQL; about two minutes, most of it generating the history).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use clap::Parser;
@@ -100,8 +106,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // Audit prune under load: orders keep coming while a million old rows go.
-    let baseline = order_latencies(&pool, &rules, 10_000, 0).await?;
+    // Audit prune under load: orders keep coming while a million old rows go. Both phases
+    // place new orders (fresh channels and users) and sample their waits the same way.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let waits = tokio::spawn(sample_order_waits(pool.clone(), sampling.clone()));
+    let baseline = order_latencies(&pool, &rules, "BEFORE", 0..10_000).await?;
+    sampling.store(false, Ordering::Relaxed);
+    let waits_before = waits.await??;
+
     let prune = tokio::spawn({
         let pool = pool.clone();
         async move {
@@ -110,16 +122,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (t.elapsed(), pruned)
         }
     });
-    let waits = tokio::spawn(sample_order_waits(pool.clone(), prune.abort_handle()));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let waits = tokio::spawn(sample_order_waits(pool.clone(), sampling.clone()));
     let mut during = Vec::new();
-    let mut batch = 1;
     while !prune.is_finished() {
-        during.extend(order_latencies(&pool, &rules, 50, batch).await?);
-        batch += 1;
+        let next = during.len();
+        during.extend(order_latencies(&pool, &rules, "DURING", next..next + 50).await?);
     }
+    sampling.store(false, Ordering::Relaxed);
     let (took, pruned) = prune.await?;
     let pruned = pruned?;
-    let waits = waits.await??;
+    let waits_during = waits.await??;
     println!(
         "\nprune-audit deleted {} audit rows in {:.1} s (batches of {}) while {} orders were placed",
         pruned.audit_rows,
@@ -135,14 +148,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "order submission during the prune:                        {}",
         stats(during)
     );
-    println!(
-        "what order statements waited on during the prune (pg_stat_activity every 2 ms): {}",
-        waits
-            .iter()
-            .map(|(event, n)| format!("{event} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("what order statements waited on (pg_stat_activity every 2 ms):");
+    println!("    before the prune: {}", waits_summary(&waits_before));
+    println!("    during the prune: {}", waits_summary(&waits_during));
     storage::close(&pool).await;
     Ok(())
 }
@@ -241,18 +249,20 @@ async fn open_run(pool: &PgPool, rules: &RunRules, i: i64) -> Result<uuid::Uuid,
     Ok(run_id.expect("ten orders"))
 }
 
+/// Places order `i` for each `i` in `orders`: a new order each time (channel `i % 500`
+/// of this phase, a user who has not ordered there yet), timed.
 async fn order_latencies(
     pool: &PgPool,
     rules: &RunRules,
-    count: usize,
-    batch: usize,
+    phase: &str,
+    orders: std::ops::Range<usize>,
 ) -> Result<Vec<Duration>, sqlx::Error> {
-    let mut times = Vec::with_capacity(count);
-    for n in 0..count {
+    let mut times = Vec::with_capacity(orders.len());
+    for i in orders {
         let request = OrderRequest {
             workspace_id: WORKSPACE.into(),
-            channel_id: format!("C_PRUNE_{}", (batch * count + n) % 500),
-            user_id: format!("U{:05}", (batch * count + n) as i64 % USERS),
+            channel_id: format!("C_{phase}_{}", i % 500),
+            user_id: format!("U{:05}", (i / 500) as i64 % USERS),
             display_name: None,
             order: OrderInput::parse(Some("Mocha"), Some("Large"), None).expect("a valid order"),
             run_id: None,
@@ -266,20 +276,20 @@ async fn order_latencies(
     Ok(times)
 }
 
-/// Samples what the order statements wait on until the prune ends: a `Lock` wait would
+/// Samples what the order statements wait on while `sampling` holds: a `Lock` wait would
 /// mean the prune blocks orders; `IO`/`LWLock` waits are them sharing the disk and WAL.
 async fn sample_order_waits(
     pool: PgPool,
-    prune: tokio::task::AbortHandle,
+    sampling: Arc<AtomicBool>,
 ) -> Result<Vec<(String, u64)>, sqlx::Error> {
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     let mut conn = pool.acquire().await?;
-    while !prune.is_finished() {
+    while sampling.load(Ordering::Relaxed) {
         let waiting: Vec<String> = sqlx::query_scalar(
             "SELECT COALESCE(wait_event_type || ':' || wait_event, 'running')
              FROM pg_stat_activity
              WHERE datname = current_database() AND state = 'active'
-               AND query LIKE '%place_order(%'",
+               AND pid <> pg_backend_pid() AND query LIKE '%place_order(%'",
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -291,6 +301,14 @@ async fn sample_order_waits(
     let mut counts: Vec<_> = counts.into_iter().collect();
     counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     Ok(counts)
+}
+
+fn waits_summary(waits: &[(String, u64)]) -> String {
+    waits
+        .iter()
+        .map(|(event, n)| format!("{event} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn explain(

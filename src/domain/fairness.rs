@@ -41,12 +41,22 @@ pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<&Candi
     let pool = narrow(willing, |c| c.active);
     match policy {
         FairnessPolicy::FewestRuns => pool.into_iter().min_by(|a, b| seeds_order(a, b)),
-        FairnessPolicy::Carpool => pool.into_iter().min_by(|a, b| {
-            b.debt()
-                .partial_cmp(&a.debt())
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| seeds_order(a, b))
-        }),
+        FairnessPolicy::Carpool => pool
+            .into_iter()
+            .min_by(|a, b| compare_debts(b.debt(), a.debt()).then_with(|| seeds_order(a, b))),
+    }
+}
+
+/// Debts closer than this are equal. A fair share is a sum of 1/participants, exact in the
+/// database and rounded to f64 on the way here, so equal debts can differ in the last bit
+/// (5/3 − 1 against 2/3); two debts that really differ are far further apart.
+const DEBT_TOLERANCE: f64 = 1e-9;
+
+fn compare_debts(a: f64, b: f64) -> Ordering {
+    if (a - b).abs() < DEBT_TOLERANCE {
+        Ordering::Equal
+    } else {
+        a.partial_cmp(&b).unwrap_or(Ordering::Equal)
     }
 }
 
@@ -94,6 +104,25 @@ mod tests {
             .expect("someone goes")
             .user_id
             .as_str()
+    }
+
+    #[test]
+    fn carpool_debts_equal_but_for_rounding_fall_to_the_tie_break() {
+        // 5/3 − 1 and 2/3 − 0 as the database hands them over: 0.6666666666666667 against
+        // 0.6666666666666666. Equal debts, so fewer runs goes.
+        let more_runs = Candidate {
+            fair_share: 5.0 / 3.0,
+            ..c("UA", 1, day(3))
+        };
+        let fewer_runs = Candidate {
+            fair_share: 2.0 / 3.0,
+            ..c("UB", 0, None)
+        };
+        assert_ne!(more_runs.debt(), fewer_runs.debt());
+        assert_eq!(
+            pick(FairnessPolicy::Carpool, &[more_runs, fewer_runs]),
+            "UB"
+        );
     }
 
     #[test]

@@ -188,3 +188,42 @@ async fn assign(pool: &PgPool, rules: RunRules, run_id: Uuid) {
         "{outcome:?}"
     );
 }
+
+/// The ledger follows whoever writes the run (a replica on the previous release, an
+/// operator's SQL), not only this release's workflows.
+#[tokio::test]
+async fn the_ledger_follows_any_update_of_the_run() {
+    let app = spawn_app_with(NO_AUTOMATIC_ASSIGNMENT).await;
+    let run_id = run_of(&app.pool, carpool_rules(), "C1", &["UA", "UB", "UC"]).await;
+    let rows = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM run_shares WHERE run_id = $1 AND participants = 3",
+        )
+        .bind(run_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let update = |set: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE coffee_runs SET {set} WHERE run_id = $1"
+            )))
+            .bind(run_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    assert_eq!(rows().await, 0, "no runner yet");
+    update("runner_user_id = 'UA'").await;
+    assert_eq!(rows().await, 3);
+    update("runner_user_id = NULL").await;
+    assert_eq!(rows().await, 0, "the runner was taken back");
+    update("runner_user_id = 'UB'").await;
+    update("status = 'cancelled'").await;
+    assert_eq!(rows().await, 0, "cancelled");
+    update("status = 'completed'").await;
+    assert_eq!(rows().await, 3, "un-cancelled by hand");
+}
