@@ -37,7 +37,10 @@ const SETTLE_HORIZON_SECS: f64 = 2.5;
 /// How long the idle service's CPU is measured.
 const IDLE: Duration = Duration::from_secs(10);
 const CHANNELS: usize = 200;
-const USERS: usize = 2_000;
+/// Orders in one run.
+const RUN_SIZE: usize = 10;
+/// One user per order of a round of runs: a run's orders come from RUN_SIZE people.
+const USERS: usize = CHANNELS * RUN_SIZE;
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -96,8 +99,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse::<PgConnectOptions>()?
         .connect()
         .await?;
-    // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep orders flowing into
-    // the same 200 runs. Warm up, then take the idle footprint.
+    // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep any runner from
+    // being assigned, so no order is refused. Warm up, then take the idle footprint.
     for i in 0..200 {
         send(&http, &base, Kind::Order, i).await;
     }
@@ -275,10 +278,12 @@ fn summarize(
 
 /// Sends request number `n` of `kind`; true when the service answered as Slack expects.
 async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool {
-    // Each (channel, user) pair comes round once every CHANNELS × USERS requests, so orders
-    // are new orders, not replacements of the user's order in that channel's run.
-    let user = format!("U{:05}", (n / CHANNELS) % USERS);
-    let channel = format!("C{:04}", n % CHANNELS);
+    // Requests go round the channels and the users, so requests in flight together come
+    // from different people. Every RUN_SIZE rounds each channel moves on to a new channel
+    // id: a run collects RUN_SIZE new orders from different users, as an office's do,
+    // instead of growing for the whole benchmark or replacing orders.
+    let user = format!("U{:05}", n % USERS);
+    let channel = format!("C{:04}R{}", n % CHANNELS, n / (CHANNELS * RUN_SIZE));
     let (path, body) = match kind {
         Kind::Order => {
             let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});

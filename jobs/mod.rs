@@ -100,6 +100,7 @@ impl Batch {
 
 /// The job as the `enqueue_job` SQL function takes it (migration
 /// `20261125000003`): the one place a job row is written, here and by `place_order`.
+/// Adding `"announce": false` skips apalis' NOTIFY (migration `20261126000005`).
 pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, serde_json::Error> {
     Ok(serde_json::json!({
         "queue": J::QUEUE,

@@ -491,3 +491,32 @@ async fn app_mentions_get_usage_in_the_thread_once() {
     assert_eq!(posts[0]["thread_ts"], "1700000100.000100");
     assert!(posts[0]["text"].as_str().unwrap().contains("/coffee"));
 }
+
+/// A new run's first post is not announced with NOTIFY (PostgreSQL serializes the commits
+/// of notifying transactions), yet a worker's poll posts it all the same.
+#[tokio::test]
+async fn a_new_runs_first_post_is_polled_for_not_announced() {
+    let app = spawn_app_with(&[]).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener.listen("apalis::job::insert").await.unwrap();
+
+    order(&app, "U1", "C1", "Latte").await;
+    let announced =
+        tokio::time::timeout(std::time::Duration::from_millis(500), listener.recv()).await;
+    assert!(announced.is_err(), "announced: {announced:?}");
+    app.wait_for_jobs().await;
+    let posts = app.slack_calls("chat.postMessage").await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["channel"], "C1");
+
+    // Jobs someone waits on are still announced: the runner's reply, for one.
+    let run_id = the_run(&app, "C1").await.run_id;
+    click(&app, "U1", "C1", "volunteer", run_id).await;
+    let announced = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the volunteer's jobs are announced")
+        .unwrap();
+    assert!(announced.payload().contains("send-slack-message"));
+}
