@@ -54,14 +54,9 @@ pub async fn enqueue<J: Job>(
     job: &J,
     delay: Option<Duration>,
 ) -> Result<(), sqlx::Error> {
-    let row = row(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW() + make_interval(secs => $3))")
-        .bind(row)
-        .bind(new_id())
-        .bind(delay.unwrap_or_default().as_secs_f64())
-        .execute(conn)
-        .await?;
-    Ok(())
+    let mut batch = Batch::default();
+    batch.push(job, delay)?;
+    batch.enqueue(conn).await
 }
 
 /// Jobs queued together in one statement: one round trip however many a change causes.
@@ -74,7 +69,7 @@ impl Batch {
     /// Adds `job`, to run after `delay`.
     pub fn push<J: Job>(&mut self, job: &J, delay: Option<Duration>) -> Result<(), sqlx::Error> {
         self.jobs.push(serde_json::json!({
-            "job": row(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            "job": row(job)?,
             "id": new_id(),
             "delay_secs": delay.unwrap_or_default().as_secs_f64(),
         }));
@@ -101,11 +96,12 @@ impl Batch {
 /// The job as the `enqueue_job` SQL function takes it (migration
 /// `20261125000003`): the one place a job row is written, here and by `place_order`.
 /// Adding `"announce": false` skips apalis' NOTIFY (migration `20261126000005`).
-pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, serde_json::Error> {
+pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, sqlx::Error> {
+    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     Ok(serde_json::json!({
         "queue": J::QUEUE,
         "max_attempts": J::MAX_ATTEMPTS,
-        "payload": serde_json::to_value(job)?,
+        "payload": payload,
     }))
 }
 

@@ -24,8 +24,7 @@ use crate::{
 /// Has the run's root message redrawn, unless a refresh is queued already (it will read
 /// this transaction's change: it takes the run's row lock before it reads).
 async fn refresh_root_message(conn: &mut PgConnection, run_id: Uuid) -> Result<(), sqlx::Error> {
-    let job = jobs::row(&SlackMessage::RunSummary { run_id })
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let job = jobs::row(&SlackMessage::RunSummary { run_id })?;
     // One round trip: the job row is written only when this call set the mark.
     sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
         .bind(job)

@@ -66,11 +66,8 @@ pub async fn place_order(
     let user = request.user_id.as_str();
     let run_created = DomainEvent::run_created(&scope, user);
     let order_placed = DomainEvent::order_placed(&scope, user, new_order_id, &request.order);
-    let summary_job = jobs::row(&SlackMessage::RunSummary { run_id: new_run_id });
-    let assign_job = jobs::row(&AssignRunner { run_id: new_run_id });
-    let (mut summary_job, assign_job) = summary_job
-        .and_then(|s| Ok((s, assign_job?)))
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut summary_job = jobs::row(&SlackMessage::RunSummary { run_id: new_run_id })?;
+    let assign_job = jobs::row(&AssignRunner { run_id: new_run_id })?;
     // A new run's first post waits for a worker's poll (at most a second) instead of being
     // announced: announcing serializes the commits of every order that starts a run
     // (migration `20261126000005`).
