@@ -10,6 +10,8 @@
 //! the service process's CPU per request (from /proc; PostgreSQL's is not counted),
 //! read once the jobs the phase caused are done and again less what the idle service
 //! burns over the same time, and its RSS idle and under load.
+//!
+//! `BENCH_ONLY=order` (or `history`, `coffee`) runs one request kind's phases, for profiling.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -50,6 +52,14 @@ enum Kind {
 }
 
 impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Order => "order",
+            Kind::History => "history",
+            Kind::Coffee => "coffee",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Kind::Order => "order `view_submission`",
@@ -113,7 +123,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut results = Vec::new();
     let mut sequence = 1_000;
-    for kind in [Kind::Order, Kind::History, Kind::Coffee] {
+    let only = std::env::var("BENCH_ONLY").ok();
+    let kinds = [Kind::Order, Kind::History, Kind::Coffee]
+        .into_iter()
+        .filter(|k| only.as_deref().is_none_or(|o| k.name() == o));
+    for kind in kinds {
         for offered in RATES.map(Some).into_iter().chain([None]) {
             let cpu_before = cpu_time(pid);
             let started = Instant::now();
