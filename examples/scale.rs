@@ -241,7 +241,7 @@ async fn open_run(pool: &PgPool, rules: &RunRules, i: i64) -> Result<uuid::Uuid,
             order: OrderInput::parse(Some("Latte"), Some("Small"), None).expect("a valid order"),
             run_id: None,
         };
-        let placed = place_order(pool, rules, &request)
+        let placed = place_order(&mut *pool.acquire().await?, rules, &request)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         run_id = Some(placed.run_id);
@@ -268,7 +268,7 @@ async fn order_latencies(
             run_id: None,
         };
         let t = Instant::now();
-        place_order(pool, rules, &request)
+        place_order(&mut *pool.acquire().await?, rules, &request)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         times.push(t.elapsed());

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     slack::{SlackClient, SlackPacer},
+    storage::WarmConnections,
     telemetry::Metrics,
     workflows::RunRules,
 };
@@ -114,6 +115,7 @@ pub fn new_id() -> String {
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
+    pub warm: WarmConnections,
     pub slack: SlackClient,
     pub pacer: SlackPacer,
     pub metrics: Metrics,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -14,7 +15,7 @@ use super::{
 };
 use crate::{
     slack::{SlackApiError, pacer::Slot, views},
-    storage::runs,
+    storage::runs::{self, Run, SummaryTurn},
     workflows::summary_lines,
 };
 
@@ -120,14 +121,15 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             let Some(run) = runs::find(&mut conn, *run_id).await? else {
                 return Ok(Delivered::Skipped);
             };
-            drop(conn);
             let Some(thread_ts) = run.thread_ts else {
                 return Err(DeliveryError::NotYet(
                     Duration::from_secs(1),
                     "the run's root message is not posted yet",
                 ));
             };
-            wait_for_slot(ctx).await?;
+            let wait = reserve_slot(ctx, &mut conn).await?;
+            drop(conn);
+            pause(wait).await;
             ctx.slack
                 .post_message(&run.channel_id, text, blocks.as_ref(), Some(&thread_ts))
                 .await?;
@@ -138,7 +140,8 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             user,
             text,
         } => {
-            wait_for_slot(ctx).await?;
+            let wait = reserve_slot(ctx, &mut *ctx.pool.acquire().await?).await?;
+            pause(wait).await;
             ctx.slack.post_ephemeral(channel, user, text).await?;
             Ok(Delivered::Sent)
         }
@@ -148,7 +151,8 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             blocks,
             thread_ts,
         } => {
-            wait_for_slot(ctx).await?;
+            let wait = reserve_slot(ctx, &mut *ctx.pool.acquire().await?).await?;
+            pause(wait).await;
             ctx.slack
                 .post_message(channel, text, blocks.as_ref(), thread_ts.as_deref())
                 .await?;
@@ -157,41 +161,45 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
     }
 }
 
-/// Posts or updates the root message.
-///
-/// A transaction-scoped advisory lock per run makes refreshes of one run take turns, so an
-/// older render can never land after a newer one and two first posts can never race. The
-/// lock's transaction holds nothing else: the claim and the reads run on their own
-/// connection and commit at once, so orders never wait for Slack.
+/// Posts or updates the root message, in this run's turn ([`SummaryTurn`]): the claim, the
+/// reads and the rate-limit slot share the turn's connection, and each statement commits at
+/// once, so orders never wait for Slack.
 async fn refresh_run_summary(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryError> {
-    let mut turn = ctx.pool.begin().await?;
-    let locked: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("run-summary:{run_id}"))
-            .fetch_one(&mut *turn)
-            .await?;
-    if !locked {
+    let Some(mut turn) = SummaryTurn::take(&ctx.warm, run_id).await? else {
         return Err(DeliveryError::NotYet(
             Duration::from_secs(1),
             "another job is refreshing this run's message",
         ));
-    }
-    let mut conn = ctx.pool.acquire().await?;
-    // Clearing the mark first means an order committed after this point queues a refresh
-    // of its own; one committed before it is in the orders read next.
-    let Some(run) = runs::claim_summary_refresh(&mut conn, run_id).await? else {
-        return Ok(Delivered::Skipped);
     };
-    let lines = summary_lines(&mut conn, run_id).await?;
+    let outcome = match turn.run.take() {
+        Some(run) => redraw(ctx, turn.conn(), &run).await,
+        None => Ok(Delivered::Skipped),
+    };
+    // Ended even when the redraw failed, so the retry is not kept waiting for the turn.
+    let ended = turn.end().await;
+    let delivered = outcome?;
+    ended?;
+    Ok(delivered)
+}
+
+/// Renders the run as the claim found it, with its orders as they are now.
+async fn redraw(
+    ctx: &JobContext,
+    conn: &mut PgConnection,
+    run: &Run,
+) -> Result<Delivered, DeliveryError> {
+    // The orders are read after the claim, in a statement of their own: one committed
+    // before the claim is seen here, one committed after it queued its own refresh.
+    let lines = summary_lines(conn, run.run_id).await?;
     let view = views::RunView {
-        run_id,
+        run_id: run.run_id,
         initiator_user_id: &run.initiator_user_id,
         status: &run.status,
         runner_user_id: run.runner_user_id.as_deref(),
     };
     let (text, blocks) = views::run_summary(&view, &lines);
 
-    wait_for_slot(ctx).await?;
+    pause(reserve_slot(ctx, conn).await?).await;
     match run.thread_ts.as_deref() {
         Some(ts) => {
             ctx.slack
@@ -203,25 +211,29 @@ async fn refresh_run_summary(ctx: &JobContext, run_id: Uuid) -> Result<Delivered
                 .slack
                 .post_message(&run.channel_id, &text, Some(&blocks), None)
                 .await?;
-            runs::set_thread_ts(&mut conn, run_id, &posted.ts).await?;
+            runs::set_thread_ts(conn, run.run_id, &posted.ts).await?;
         }
     }
-    turn.commit().await?;
     Ok(Delivered::Sent)
 }
 
-/// Takes this call's place under SLACK_RATE_LIMIT_PER_MIN, sleeping briefly if it is near.
-async fn wait_for_slot(ctx: &JobContext) -> Result<(), DeliveryError> {
-    match ctx.pacer.reserve(MAX_SLOT_WAIT).await? {
-        Slot::Reserved(wait) => {
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            Ok(())
-        }
+/// Takes this call's place under SLACK_RATE_LIMIT_PER_MIN: how long to wait before making
+/// it. A slot further away than MAX_SLOT_WAIT re-queues the job instead.
+async fn reserve_slot(
+    ctx: &JobContext,
+    conn: &mut PgConnection,
+) -> Result<Duration, DeliveryError> {
+    match ctx.pacer.reserve_on(conn, MAX_SLOT_WAIT).await? {
+        Slot::Reserved(wait) => Ok(wait),
         Slot::Busy(retry_in) => Err(DeliveryError::NotYet(
             retry_in,
             "waiting for a slot under SLACK_RATE_LIMIT_PER_MIN",
         )),
+    }
+}
+
+async fn pause(wait: Duration) {
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     resilience::CircuitBreaker,
     secrets::{DatabaseCredentials, Secrets, VaultSecrets, VaultSettings, vault},
     slack::{SlackClient, SlackPacer},
-    storage::{self, DatabaseError},
+    storage::{self, DatabaseError, WarmConnections},
     telemetry::{self, Metrics, MetricsRefresher},
     workflows::{RunRules, rules::SUMMARY_REFRESH_DELAY},
 };
@@ -157,7 +157,8 @@ impl Application {
         if settings.migrate_on_start {
             storage::migrate(&pool).await?;
         }
-        let metrics = Metrics::new(&pool);
+        let warm = WarmConnections::new(pool.clone(), settings.db_max_connections);
+        let metrics = Metrics::new(&pool, &warm);
         let breaker = CircuitBreaker::new(
             settings.circuit_failure_threshold,
             Duration::from_secs(settings.circuit_open_secs),
@@ -185,6 +186,7 @@ impl Application {
             },
             metrics,
             pool: pool.clone(),
+            warm,
         };
 
         // Workers listen too, for probes and metrics (`api::ops_app`).
@@ -250,6 +252,7 @@ impl Application {
         if self.role.runs_workers() {
             let ctx = JobContext {
                 pool: self.pool.clone(),
+                warm: self.state.warm.clone(),
                 slack: self.state.slack.clone(),
                 pacer: self.state.pacer.clone(),
                 metrics: self.state.metrics.clone(),
@@ -309,6 +312,7 @@ impl Application {
                 shutdown.cancel();
             }
         }
+        self.state.warm.drain();
         storage::close(&self.pool).await;
         self.state.metrics.shutdown();
         tracing::info!("stopped");

@@ -88,9 +88,12 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
 
 /// `/coffee-history`: the user's last 10 runs (REQ-014, AC5).
 async fn history(state: &AppState, command: &SlashCommand) -> Result<Response> {
-    let entries = runs::history(&state.pool, &command.user_id, HISTORY_LENGTH)
+    let database = |e: sqlx::Error| ApiError::from_database("coffee history", &e);
+    let mut conn = state.warm.acquire().await.map_err(database)?;
+    let entries = runs::history(&mut conn, &command.user_id, HISTORY_LENGTH)
         .await
-        .map_err(|e| ApiError::from_database("coffee history", &e))?;
+        .map_err(database)?;
+    conn.done();
     let lines: Vec<views::HistoryLine> = entries
         .into_iter()
         .map(|e| views::HistoryLine {

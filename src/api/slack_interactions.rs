@@ -76,7 +76,16 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
         order,
         run_id: None,
     };
-    match place_order(&state.pool, &state.rules, &request).await {
+    let mut conn = state
+        .warm
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from_database("place order", &e))?;
+    let placed = place_order(&mut conn, &state.rules, &request).await;
+    if !matches!(placed, Err(PlaceOrderError::Database(_))) {
+        conn.done();
+    }
+    match placed {
         Ok(placed) => {
             state.metrics.order_placed(request.order.drink_type);
             let view = views::order_confirmation(

@@ -7,6 +7,7 @@ use crate::{
     resilience::CircuitBreaker,
     secrets::Secrets,
     slack::{SlackClient, SlackPacer},
+    storage::WarmConnections,
     telemetry::Metrics,
     workflows::RunRules,
 };
@@ -15,6 +16,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Connections for the hot paths ([`WarmConnections`]).
+    pub warm: WarmConnections,
     pub metrics: Metrics,
     pub slack: SlackClient,
     pub pacer: SlackPacer,

@@ -170,12 +170,17 @@ pub fn is_connection_error(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::WarmConnections;
 
     fn breaker(threshold: u32) -> CircuitBreaker {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .connect_lazy("postgres://nobody@127.0.0.1:1/none")
             .unwrap();
-        CircuitBreaker::new(threshold, Duration::from_secs(30), Metrics::new(&pool))
+        CircuitBreaker::new(
+            threshold,
+            Duration::from_secs(30),
+            Metrics::new(&pool, &WarmConnections::new(pool.clone(), 0)),
+        )
     }
 
     #[tokio::test]

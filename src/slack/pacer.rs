@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// The outcome of asking for a slot.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +31,16 @@ impl SlackPacer {
 
     /// Reserves the next slot if it starts within `max_wait`.
     pub async fn reserve(&self, max_wait: Duration) -> Result<Slot, sqlx::Error> {
+        self.reserve_on(&mut *self.pool.acquire().await?, max_wait)
+            .await
+    }
+
+    /// [`reserve`](Self::reserve) on a connection the caller already holds.
+    pub async fn reserve_on(
+        &self,
+        conn: &mut PgConnection,
+        max_wait: Duration,
+    ) -> Result<Slot, sqlx::Error> {
         let (wait_secs, reserved): (f64, bool) = sqlx::query_as(
             "WITH current AS (
                  SELECT GREATEST(tat, clock_timestamp()) AS start
@@ -48,7 +58,7 @@ impl SlackPacer {
         )
         .bind(self.interval.as_secs_f64())
         .bind(max_wait.as_secs_f64())
-        .fetch_one(&self.pool)
+        .fetch_one(conn)
         .await?;
         let wait = Duration::from_secs_f64(wait_secs);
         Ok(if reserved {

@@ -11,5 +11,7 @@ mod pool;
 pub mod preferences;
 pub mod runs;
 pub mod users;
+pub mod warm;
 
 pub use pool::{DatabaseError, close, connect, connect_options, migrate};
+pub use warm::{WarmConnection, WarmConnections};

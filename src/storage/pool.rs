@@ -14,7 +14,7 @@ use crate::{config::Settings, secrets::DatabaseCredentials};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pooled connection idle longer than this is pinged before use.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+pub(super) const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {

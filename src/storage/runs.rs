@@ -1,8 +1,10 @@
 //! `coffee_runs` queries.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, Row};
 use uuid::Uuid;
+
+use super::{WarmConnection, WarmConnections};
 
 /// The columns the order flow and the root message need.
 #[derive(Debug, Clone, FromRow)]
@@ -25,19 +27,90 @@ macro_rules! run_columns {
     };
 }
 
-/// Takes the queued refresh of the root message: clears the flag and returns the run as
-/// it is now. Anything that changes the run after this queues its own refresh.
-pub async fn claim_summary_refresh(
-    conn: &mut PgConnection,
+/// A run's turn to redraw its root message.
+///
+/// Refreshes of one run take turns, so an older render never lands after a newer one and
+/// two first posts never race. The turn is a session-level advisory lock on the connection
+/// this holds, taken by the same statement that claims the queued refresh: one round trip
+/// where a transaction-scoped lock took three (BEGIN, lock, COMMIT) and a second connection.
+/// The key is the one earlier releases locked per transaction, so replicas on either take
+/// turns with each other.
+///
+/// A session lock outlives transactions, so a connection still holding it must never go
+/// back to the pool: [`SummaryTurn::end`] unlocks it, and a turn dropped without ending (an
+/// error, a cancelled job) closes its connection instead, which releases the lock.
+pub struct SummaryTurn {
+    conn: Option<WarmConnection>,
     run_id: Uuid,
-) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE coffee_runs SET summary_refresh_queued_at = NULL WHERE run_id = $1 RETURNING ",
-        run_columns!()
-    ))
-    .bind(run_id)
-    .fetch_optional(conn)
-    .await
+    /// The run as the claim left it, or `None` when it no longer exists.
+    pub run: Option<Run>,
+}
+
+impl SummaryTurn {
+    /// Takes the turn and the queued refresh: clears the refresh mark and reads the run as
+    /// it is now (anything that changes the run after this queues a refresh of its own).
+    /// `None` when another refresh of this run holds the turn.
+    pub async fn take(warm: &WarmConnections, run_id: Uuid) -> Result<Option<Self>, sqlx::Error> {
+        let mut turn = Self {
+            conn: Some(warm.acquire().await?),
+            run_id,
+            run: None,
+        };
+        // MATERIALIZED: the lock function runs exactly once, however the plan uses it.
+        let row = sqlx::query(concat!(
+            "WITH turn AS MATERIALIZED (
+                 SELECT pg_try_advisory_lock(hashtextextended('run-summary:' || $1::text, 0)) AS taken
+             ), claimed AS (
+                 UPDATE coffee_runs SET summary_refresh_queued_at = NULL
+                 WHERE run_id = $1 AND (SELECT taken FROM turn)
+                 RETURNING ",
+            run_columns!(),
+            "
+             )
+             SELECT turn.taken, claimed.* FROM turn LEFT JOIN claimed ON true"
+        ))
+        .bind(run_id)
+        .fetch_one(turn.conn())
+        .await?;
+        if !row.try_get::<bool, _>("taken")? {
+            // Nothing is held: the connection can be handed on as it is.
+            if let Some(conn) = turn.conn.take() {
+                conn.done();
+            }
+            return Ok(None);
+        }
+        if row.try_get::<Option<Uuid>, _>("run_id")?.is_some() {
+            turn.run = Some(Run::from_row(&row)?);
+        }
+        Ok(Some(turn))
+    }
+
+    /// The connection holding the turn.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("a turn holds its connection until it ends")
+    }
+
+    /// Gives the turn up; the connection is handed on.
+    pub async fn end(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_unlock(hashtextextended('run-summary:' || $1::text, 0))")
+            .bind(self.run_id)
+            .execute(self.conn())
+            .await?;
+        if let Some(conn) = self.conn.take() {
+            conn.done();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SummaryTurn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 pub async fn find(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, sqlx::Error> {
@@ -194,7 +267,7 @@ pub struct HistoryEntry {
 
 /// The user's last `limit` runs as initiator, runner or participant, newest first (REQ-014).
 pub async fn history(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     user_id: &str,
     limit: i64,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
@@ -218,7 +291,7 @@ pub async fn history(
     )
     .bind(user_id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
 }
 

@@ -14,7 +14,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::{domain::DrinkType, jobs::JOB_TYPES};
+use crate::{domain::DrinkType, jobs::JOB_TYPES, storage::WarmConnections};
 
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
@@ -55,7 +55,9 @@ struct Inner {
 
 impl Metrics {
     /// Builds the instruments; `pool` feeds the `db_connections_*` gauges.
-    pub fn new(pool: &PgPool) -> Self {
+    /// `warm`'s idle connections count as idle: they are checked out of the pool but wait
+    /// for the next caller all the same.
+    pub fn new(pool: &PgPool, warm: &WarmConnections) -> Self {
         let registry = Registry::new();
         // Without these the exporter renames `orders_total` to `orders_total_total`, adds unit
         // suffixes and extra labels; CONTRACT fixes the names exactly.
@@ -69,7 +71,7 @@ impl Metrics {
             .expect("a fresh registry accepts the exporter");
         let provider = SdkMeterProvider::builder().with_reader(exporter).build();
         let meter = provider.meter("coffeebuddy");
-        observe_pool(&meter, pool);
+        observe_pool(&meter, pool, warm);
 
         let inner = Inner {
             command_latency: meter
@@ -211,21 +213,24 @@ fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Coun
         .build()
 }
 
-fn observe_pool(meter: &Meter, pool: &PgPool) {
-    let active = pool.clone();
+fn observe_pool(meter: &Meter, pool: &PgPool, warm: &WarmConnections) {
+    let idle = {
+        let (pool, warm) = (pool.clone(), warm.clone());
+        move || (pool.num_idle() + warm.idle()) as i64
+    };
+    let (active, idle_now) = (pool.clone(), idle.clone());
     meter
         .i64_observable_gauge("db_connections_active")
         .with_description("Pool connections in use")
         .with_callback(move |gauge| {
-            let busy = active.size() as i64 - active.num_idle() as i64;
+            let busy = active.size() as i64 - idle_now();
             gauge.observe(busy.max(0), &[]);
         })
         .build();
-    let idle = pool.clone();
     meter
         .i64_observable_gauge("db_connections_idle")
         .with_description("Pool connections open and idle")
-        .with_callback(move |gauge| gauge.observe(idle.num_idle() as i64, &[]))
+        .with_callback(move |gauge| gauge.observe(idle(), &[]))
         .build();
 }
 

@@ -1,6 +1,6 @@
 //! Order submission (REQ-006, REQ-013, CONTRACT "Order submission").
 
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::RunRules;
@@ -53,7 +53,7 @@ pub enum PlaceOrderError {
 /// The events and jobs are built here, as if this order started run `new_run_id` as order
 /// `new_order_id`; the function fills in the ids the database decides.
 pub async fn place_order(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     rules: &RunRules,
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
@@ -97,7 +97,7 @@ pub async fn place_order(
     .bind(rules.assign_window.as_secs_f64())
     .bind(i32::try_from(rules.assign_max_orders).unwrap_or(i32::MAX))
     .bind([jobs::new_id(), jobs::new_id(), jobs::new_id()])
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
     .map_err(refusal)?;
 

@@ -174,7 +174,13 @@ async fn run_of(pool: &PgPool, rules: RunRules, channel: &str, users: &[&str]) -
             order: OrderInput::parse(Some("Latte"), Some("Small"), None).unwrap(),
             run_id: None,
         };
-        run_id = Some(place_order(pool, &rules, &request).await.unwrap().run_id);
+        let mut conn = pool.acquire().await.unwrap();
+        run_id = Some(
+            place_order(&mut conn, &rules, &request)
+                .await
+                .unwrap()
+                .run_id,
+        );
     }
     run_id.expect("at least one user")
 }

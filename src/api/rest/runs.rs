@@ -185,7 +185,16 @@ fn parse_order(
 }
 
 async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
-    match place_order(&state.pool, &state.rules, &request).await {
+    let mut conn = state
+        .warm
+        .acquire()
+        .await
+        .map_err(|e| RestError::database("place order", &e))?;
+    let placed = place_order(&mut conn, &state.rules, &request).await;
+    if !matches!(placed, Err(PlaceOrderError::Database(_))) {
+        conn.done();
+    }
+    match placed {
         Ok(placed) => {
             state.metrics.order_placed(request.order.drink_type);
             Ok(placed.run_id)

@@ -1,0 +1,130 @@
+//! `WarmConnections`: connections handed from caller to caller without sqlx's release
+//! ping, never more than allowed, never starving the pool, all returned before it closes.
+
+use std::time::Duration;
+
+use coffeebuddy::storage::{WarmConnection, WarmConnections};
+use sqlx::{PgPool, postgres::PgPoolOptions};
+
+use crate::helpers::{database_url_of, spawn_app};
+
+async fn pool_of(max: u32) -> (crate::helpers::TestApp, PgPool) {
+    let app = spawn_app().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&database_url_of(&app))
+        .await
+        .unwrap();
+    (app, pool)
+}
+
+async fn backend_pid(conn: &mut WarmConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_done_with_goes_to_the_next_caller() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::new(pool.clone(), 4);
+
+    let mut first = warm.acquire().await.unwrap();
+    let pid = backend_pid(&mut first).await;
+    first.done();
+    assert_eq!(warm.idle(), 1);
+    assert_eq!(
+        pool.num_idle(),
+        0,
+        "kept out of the pool, not returned to it"
+    );
+
+    let mut second = warm.acquire().await.unwrap();
+    assert_eq!(backend_pid(&mut second).await, pid);
+    // Dropped without `done` (an error): back through the pool, no longer kept.
+    drop(second);
+    assert_eq!(warm.idle(), 0);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while pool.num_idle() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the pool gets the connection back");
+}
+
+#[tokio::test]
+async fn no_more_than_capacity_are_kept_and_the_pool_keeps_serving() {
+    let (_app, pool) = pool_of(3).await;
+    let warm = WarmConnections::new(pool.clone(), 3);
+
+    let held = [
+        warm.acquire().await.unwrap(),
+        warm.acquire().await.unwrap(),
+        warm.acquire().await.unwrap(),
+    ];
+    for conn in held {
+        conn.done();
+    }
+    assert_eq!(warm.idle(), 1, "half of three");
+
+    // Two callers hand connections along as fast as they can; a caller of the pool itself
+    // still gets one each time, within its acquire timeout.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let (warm, stop) = (warm.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.is_cancelled() {
+                    let mut conn = warm.acquire().await.unwrap();
+                    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+                    conn.done();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..10 {
+        let mut conn = pool.acquire().await.expect("the pool is not starved");
+        sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+    }
+    stop.cancel();
+    for task in busy {
+        task.await.unwrap();
+    }
+    assert!(warm.idle() <= 1);
+}
+
+#[tokio::test]
+async fn a_connection_is_kept_no_longer_than_its_lease() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        2,
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    assert_eq!(warm.idle(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let conn = warm.acquire().await.unwrap();
+    conn.done();
+    assert_eq!(warm.idle(), 0, "its lease is over: back through the pool");
+    warm.acquire().await.unwrap().done();
+    assert_eq!(warm.idle(), 1, "a fresh lease");
+}
+
+#[tokio::test]
+async fn drained_connections_let_the_pool_close() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::new(pool.clone(), 4);
+    let (a, b) = (warm.acquire().await.unwrap(), warm.acquire().await.unwrap());
+    a.done();
+    warm.drain();
+    b.done();
+    assert_eq!(warm.idle(), 0, "none kept once drained");
+    tokio::time::timeout(Duration::from_secs(5), pool.close())
+        .await
+        .expect("nothing is held back from the pool");
+}
