@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     slack::{SlackClient, SlackPacer},
-    storage::WarmConnections,
     telemetry::Metrics,
     workflows::RunRules,
 };
@@ -115,7 +114,6 @@ pub fn new_id() -> String {
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
-    pub warm: WarmConnections,
     pub slack: SlackClient,
     pub pacer: SlackPacer,
     pub metrics: Metrics,

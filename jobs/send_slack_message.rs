@@ -165,7 +165,7 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
 /// reads and the rate-limit slot share the turn's connection, and each statement commits at
 /// once, so orders never wait for Slack.
 async fn refresh_run_summary(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryError> {
-    let Some(mut turn) = SummaryTurn::take(&ctx.warm, run_id).await? else {
+    let Some(mut turn) = SummaryTurn::take(&ctx.pool, run_id).await? else {
         return Err(DeliveryError::NotYet(
             Duration::from_secs(1),
             "another job is refreshing this run's message",

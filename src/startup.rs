@@ -252,7 +252,6 @@ impl Application {
         if self.role.runs_workers() {
             let ctx = JobContext {
                 pool: self.pool.clone(),
-                warm: self.state.warm.clone(),
                 slack: self.state.slack.clone(),
                 pacer: self.state.pacer.clone(),
                 metrics: self.state.metrics.clone(),

@@ -1,10 +1,8 @@
 //! `coffee_runs` queries.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, Row};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection};
 use uuid::Uuid;
-
-use super::{WarmConnection, WarmConnections};
 
 /// The columns the order flow and the root message need.
 #[derive(Debug, Clone, FromRow)]
@@ -40,7 +38,7 @@ macro_rules! run_columns {
 /// back to the pool: [`SummaryTurn::end`] unlocks it, and a turn dropped without ending (an
 /// error, a cancelled job) closes its connection instead, which releases the lock.
 pub struct SummaryTurn {
-    conn: Option<WarmConnection>,
+    conn: Option<PoolConnection<Postgres>>,
     run_id: Uuid,
     /// The run as the claim left it, or `None` when it no longer exists.
     pub run: Option<Run>,
@@ -50,9 +48,9 @@ impl SummaryTurn {
     /// Takes the turn and the queued refresh: clears the refresh mark and reads the run as
     /// it is now (anything that changes the run after this queues a refresh of its own).
     /// `None` when another refresh of this run holds the turn.
-    pub async fn take(warm: &WarmConnections, run_id: Uuid) -> Result<Option<Self>, sqlx::Error> {
+    pub async fn take(pool: &PgPool, run_id: Uuid) -> Result<Option<Self>, sqlx::Error> {
         let mut turn = Self {
-            conn: Some(warm.acquire().await?),
+            conn: Some(pool.acquire().await?),
             run_id,
             run: None,
         };
@@ -73,10 +71,8 @@ impl SummaryTurn {
         .fetch_one(turn.conn())
         .await?;
         if !row.try_get::<bool, _>("taken")? {
-            // Nothing is held: the connection can be handed on as it is.
-            if let Some(conn) = turn.conn.take() {
-                conn.done();
-            }
+            // Nothing is held: the connection can go back to the pool as it is.
+            turn.conn.take();
             return Ok(None);
         }
         if row.try_get::<Option<Uuid>, _>("run_id")?.is_some() {
@@ -92,15 +88,13 @@ impl SummaryTurn {
             .expect("a turn holds its connection until it ends")
     }
 
-    /// Gives the turn up; the connection is handed on.
+    /// Gives the turn up; the connection goes back to the pool.
     pub async fn end(mut self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_unlock(hashtextextended('run-summary:' || $1::text, 0))")
             .bind(self.run_id)
             .execute(self.conn())
             .await?;
-        if let Some(conn) = self.conn.take() {
-            conn.done();
-        }
+        self.conn.take();
         Ok(())
     }
 }

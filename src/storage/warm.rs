@@ -1,31 +1,37 @@
-//! Connections handed from one caller straight to the next, skipping sqlx's release ping.
+//! Connections handed from one request straight to the next, skipping sqlx's release ping.
 //!
 //! sqlx 0.9 pings every connection dropped back into its pool before anyone else may have
 //! it: a full round trip (and a wake-up of the database backend) on a task of its own. For
-//! an order, one statement and one round trip, that doubles the round trips. The hot paths
-//! (orders, `/coffee-history`, root-message refreshes) take their connection from here
-//! instead: up to `capacity` connections stay checked out of the pool and pass from one
-//! caller to the next.
+//! an order, one statement and one round trip, that doubled the round trips. The request
+//! paths that run one short statement (placing an order, `/coffee-history`) take their
+//! connection from here instead: a set of up to `capacity` connections, checked out of the
+//! pool once and handed from one request to the next.
 //!
 //! What keeps this as safe as the pool:
-//! - Only a connection whose work succeeded comes back ([`WarmConnection::done`]); one
+//! - Only a connection whose work succeeded is handed on ([`WarmConnection::done`]); one
 //!   dropped otherwise (an error, a cancelled request) goes back through the pool, whose
 //!   ping decides whether it lives.
-//! - At most `capacity` connections are kept, at most half the pool, so callers waiting on
-//!   the pool itself (job workers, the outbox relay) always have the rest.
+//! - The set holds at most half the pool, so callers of the pool itself (job workers, the
+//!   outbox relay) always have the rest. Nothing that waits on Slack holds one.
+//! - When all of the set is in use, callers queue for the next one handed on, longest
+//!   waiting first, within the pool's acquire timeout. Nobody arriving later jumps the
+//!   queue, and no acquire from the pool is started only to be abandoned (an abandoned
+//!   acquire can throw away a connection it was opening).
 //! - A connection idle here longer than the pool would trust it unpinged, or kept for a
 //!   minute in all, goes back through the pool: its ping, idle and lifetime rules apply.
 //! - [`WarmConnections::drain`] returns them all before the pool closes.
 
 use std::{
+    collections::VecDeque,
     ops::{Deref, DerefMut},
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
 use sqlx::{PgConnection, PgPool, Postgres, pool::PoolConnection};
+use tokio::sync::oneshot;
 
-/// How long a connection may be passed along before it goes back through the pool.
+/// How long a connection may be handed along before it goes back through the pool.
 const LEASE: Duration = Duration::from_secs(60);
 
 /// Idle longer than this, a kept connection goes back through the pool before use.
@@ -47,7 +53,9 @@ struct Inner {
 #[derive(Default)]
 struct State {
     idle: Vec<Kept>,
-    /// Connections kept here, idle or in use.
+    /// Callers waiting for a connection of the set, longest first.
+    waiters: VecDeque<oneshot::Sender<Kept>>,
+    /// Connections in the set, idle or in use.
     kept: usize,
     drained: bool,
 }
@@ -58,14 +66,21 @@ struct Kept {
     idle_since: Instant,
 }
 
+/// What a caller gets once the set's lock is released.
+enum Next {
+    Ready(Kept),
+    FromPool,
+    Wait(oneshot::Receiver<Kept>),
+}
+
 impl WarmConnections {
-    /// Keeps up to half of the pool's `max_connections`.
+    /// A set of half the pool's `max_connections`.
     pub fn new(pool: PgPool, max_connections: u32) -> Self {
         Self::with_limits(pool, max_connections as usize / 2, LEASE, MAX_IDLE)
     }
 
-    /// Keeps up to `capacity` connections, each for at most `lease`, none idle longer than
-    /// `max_idle`.
+    /// A set of up to `capacity` connections, each kept for at most `lease`, none used after
+    /// idling longer than `max_idle`.
     pub fn with_limits(pool: PgPool, capacity: usize, lease: Duration, max_idle: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -78,23 +93,36 @@ impl WarmConnections {
         }
     }
 
-    /// A kept connection if one is idle, else one from the pool.
+    /// An idle connection of the set; else one from the pool while the set is not full;
+    /// else the next one handed on.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
-        loop {
-            let Some(kept) = self.inner.lock().idle.pop() else {
-                break;
-            };
-            if kept.idle_since.elapsed() <= self.inner.max_idle {
-                return Ok(self.hand_out(kept.conn, Some(kept.kept_since)));
+        let (next, stale) = self.inner.next();
+        // Back through the pool, whose ping and idle rules apply (outside the lock: sqlx
+        // spawns the release from `drop`).
+        drop(stale);
+        let kept = match next {
+            Next::Ready(kept) => kept,
+            Next::FromPool => return Ok(self.hand_out(self.inner.pool.acquire().await?, None)),
+            Next::Wait(handed) => {
+                let mut place = Place {
+                    handed,
+                    home: self.inner.clone(),
+                };
+                let timeout = self.inner.pool.options().get_acquire_timeout();
+                match tokio::time::timeout(timeout, &mut place.handed).await {
+                    Ok(Ok(kept)) => kept,
+                    // Let go of rather than handed on (its holder failed), or drained.
+                    Ok(Err(_)) => {
+                        return Ok(self.hand_out(self.inner.pool.acquire().await?, None));
+                    }
+                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                }
             }
-            self.inner.lock().kept -= 1;
-            drop(kept.conn);
-        }
-        let conn = self.inner.pool.acquire().await?;
-        Ok(self.hand_out(conn, None))
+        };
+        Ok(self.hand_out(kept.conn, Some(kept.kept_since)))
     }
 
-    /// Connections kept and idle right now.
+    /// Connections of the set idle right now.
     pub fn idle(&self) -> usize {
         self.inner.lock().idle.len()
     }
@@ -106,6 +134,8 @@ impl WarmConnections {
             let mut state = self.inner.lock();
             state.drained = true;
             state.kept -= state.idle.len();
+            // Waiters see their place closed and go to the pool.
+            state.waiters.clear();
             std::mem::take(&mut state.idle)
         };
         drop(idle);
@@ -124,6 +154,22 @@ impl WarmConnections {
     }
 }
 
+/// A caller's place in the queue. Leaving it (timed out, or cancelled) passes a connection
+/// handed to it meanwhile on to the next caller, so the set never loses one.
+struct Place {
+    handed: oneshot::Receiver<Kept>,
+    home: Arc<Inner>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.handed.close();
+        if let Ok(kept) = self.handed.try_recv() {
+            drop(self.home.take_back(kept.conn, Some(kept.kept_since)));
+        }
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is consistent between statements; a panic elsewhere cannot tear it.
@@ -132,7 +178,30 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Keeps `conn` for the next caller if it may be kept; otherwise hands it back.
+    /// Decides where the caller's connection comes from; also returns kept connections
+    /// found stale on the way, to be dropped outside the lock.
+    fn next(&self) -> (Next, Vec<PoolConnection<Postgres>>) {
+        let mut state = self.lock();
+        let mut stale = Vec::new();
+        while let Some(kept) = state.idle.pop() {
+            if kept.idle_since.elapsed() <= self.max_idle {
+                return (Next::Ready(kept), stale);
+            }
+            state.kept -= 1;
+            stale.push(kept.conn);
+        }
+        let next = if state.drained || state.kept < self.capacity {
+            Next::FromPool
+        } else {
+            let (place, handed) = oneshot::channel();
+            state.waiters.push_back(place);
+            Next::Wait(handed)
+        };
+        (next, stale)
+    }
+
+    /// Keeps `conn` in the set, handing it to the longest waiting caller if there is one,
+    /// or gives it back (returns it) when it may not be kept.
     fn take_back(
         &self,
         conn: PoolConnection<Postgres>,
@@ -144,6 +213,7 @@ impl Inner {
             Some(since) if !state.drained && since.elapsed() < self.lease => since,
             Some(_) => {
                 state.kept -= 1;
+                state.release_a_waiter();
                 return Some(conn);
             }
             None if !state.drained && state.kept < self.capacity => {
@@ -152,17 +222,40 @@ impl Inner {
             }
             None => return Some(conn),
         };
-        state.idle.push(Kept {
+        let mut kept = Kept {
             conn,
             kept_since,
             idle_since: now,
-        });
+        };
+        while let Some(waiter) = state.waiters.pop_front() {
+            match waiter.send(kept) {
+                Ok(()) => return None,
+                // That caller timed out or gave up.
+                Err(back) => kept = back,
+            }
+        }
+        state.idle.push(kept);
         None
     }
 
+    /// A connection of the set was let go of rather than handed on.
     fn forget(&self, kept_since: Option<Instant>) {
         if kept_since.is_some() {
-            self.lock().kept -= 1;
+            let mut state = self.lock();
+            state.kept -= 1;
+            state.release_a_waiter();
+        }
+    }
+}
+
+impl State {
+    /// The set has room again: the longest waiting caller goes to the pool instead of
+    /// waiting for a connection that will not come.
+    fn release_a_waiter(&mut self) {
+        while let Some(waiter) = self.waiters.pop_front() {
+            if !waiter.is_closed() {
+                return;
+            }
         }
     }
 }
@@ -171,20 +264,12 @@ impl Inner {
 /// succeeded; dropped without that, it goes back through the pool.
 pub struct WarmConnection {
     conn: Option<PoolConnection<Postgres>>,
-    /// When it was first kept, if it is a kept connection.
+    /// When it joined the set, if it belongs to it.
     kept_since: Option<Instant>,
     home: Arc<Inner>,
 }
 
 impl WarmConnection {
-    /// Closes the connection when it is dropped instead of returning it: for a session
-    /// that may hold state no other caller must inherit (a session advisory lock).
-    pub fn close_on_drop(&mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
-        }
-    }
-
     /// Hands the connection to the next caller.
     pub fn done(mut self) {
         if let Some(conn) = self.conn.take() {

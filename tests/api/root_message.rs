@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use coffeebuddy::storage::{WarmConnections, runs::SummaryTurn};
+use coffeebuddy::storage::runs::SummaryTurn;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
@@ -133,14 +133,18 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
     app.wait_for_jobs().await;
     let run_id = run_in(&app.pool, "C1").await;
     let mut probe = PgConnection::connect(&database_url_of(&app)).await.unwrap();
-    let warm = WarmConnections::new(app.pool.clone(), 4);
 
-    let turn = SummaryTurn::take(&warm, run_id)
+    let turn = SummaryTurn::take(&app.pool, run_id)
         .await
         .unwrap()
         .expect("the turn is free");
     assert_eq!(turn.run.as_ref().map(|r| r.run_id), Some(run_id));
-    assert!(SummaryTurn::take(&warm, run_id).await.unwrap().is_none());
+    assert!(
+        SummaryTurn::take(&app.pool, run_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!try_lock(&mut probe, run_id).await, "held across sessions");
     turn.end().await.unwrap();
     assert!(try_lock(&mut probe, run_id).await, "ended: free at once");
@@ -148,7 +152,7 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
 
     // Dropped without ending (a failed or cancelled job): its connection is closed rather
     // than pooled with the lock still held.
-    let abandoned = SummaryTurn::take(&warm, run_id).await.unwrap();
+    let abandoned = SummaryTurn::take(&app.pool, run_id).await.unwrap();
     assert!(abandoned.is_some());
     drop(abandoned);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -163,7 +167,7 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
     assert_eq!(advisory_locks_held(&app.pool).await, 0);
 
     // A run that is gone: the turn is taken (and must be ended) but holds no run.
-    let gone = SummaryTurn::take(&warm, Uuid::new_v4())
+    let gone = SummaryTurn::take(&app.pool, Uuid::new_v4())
         .await
         .unwrap()
         .expect("nobody holds an unknown run's turn");

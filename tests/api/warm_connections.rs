@@ -128,3 +128,115 @@ async fn drained_connections_let_the_pool_close() {
         .await
         .expect("nothing is held back from the pool");
 }
+
+#[tokio::test]
+async fn a_waiting_caller_gets_the_next_connection_handed_on() {
+    let (_app, pool) = pool_of(2).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    let mut in_use = warm.acquire().await.unwrap();
+    let pid = backend_pid(&mut in_use).await;
+    let _exhausts_the_pool = pool.acquire().await.unwrap();
+
+    // Nothing idle and the whole set in use: these wait, the first in line first.
+    let first = tokio::spawn({
+        let warm = warm.clone();
+        async move { backend_pid(&mut warm.acquire().await.unwrap()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let gave_up = tokio::spawn({
+        let warm = warm.clone();
+        async move { warm.acquire().await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gave_up.abort();
+    assert!(gave_up.await.unwrap_err().is_cancelled());
+
+    in_use.done();
+    let got = tokio::time::timeout(Duration::from_secs(1), first)
+        .await
+        .expect("handed on at once, not after the pool's timeout")
+        .unwrap();
+    assert_eq!(got, pid);
+    // The caller dropped it without `done`: no longer kept.
+    assert_eq!(warm.idle(), 0);
+}
+
+#[tokio::test]
+async fn a_connection_nobody_waits_for_any_more_is_kept_idle() {
+    let (_app, pool) = pool_of(2).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    let in_use = warm.acquire().await.unwrap();
+    let _exhausts_the_pool = pool.acquire().await.unwrap();
+    let gave_up = tokio::spawn({
+        let warm = warm.clone();
+        async move { warm.acquire().await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gave_up.abort();
+    let _ = gave_up.await;
+
+    in_use.done();
+    assert_eq!(warm.idle(), 1, "kept for the next caller, not lost");
+}
+
+#[tokio::test]
+async fn waiters_go_to_the_pool_when_a_connection_of_the_set_is_let_go_of() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    let failed = warm.acquire().await.unwrap();
+    let waiter = tokio::spawn({
+        let warm = warm.clone();
+        async move { warm.acquire().await.map(WarmConnection::done) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Its work failed: the connection goes back through the pool, and so does the waiter.
+    drop(failed);
+    tokio::time::timeout(Duration::from_secs(1), waiter)
+        .await
+        .expect("not left waiting for the pool's timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(warm.idle(), 1, "the waiter's connection joined the set");
+}
+
+#[tokio::test]
+async fn a_waiter_times_out_like_a_pool_caller() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    let _held = warm.acquire().await.unwrap();
+    let started = std::time::Instant::now();
+    let waited = warm.acquire().await;
+    assert!(
+        matches!(waited, Err(sqlx::Error::PoolTimedOut)),
+        "{:?}",
+        waited.err()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the pool's acquire timeout"
+    );
+}
