@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load benchmark (examples/load.rs): builds the release binary and the benchmark, makes sure
-# PostgreSQL is up, and prints the table the README shows. Takes about two minutes.
+# PostgreSQL is up, and prints the table the README shows. Takes under two minutes once built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
