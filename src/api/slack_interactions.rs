@@ -16,7 +16,7 @@ use crate::{
         payloads::{Interaction, OrderModalMetadata, ViewSubmission},
         views,
     },
-    workflows::place_order::{OrderRequest, PlaceOrderError, place_order},
+    workflows::place_order::{OrderRequest, PlaceOrderError, place_order_warm},
 };
 
 #[derive(Deserialize)]
@@ -76,16 +76,7 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
         order,
         run_id: None,
     };
-    let mut conn = state
-        .warm
-        .acquire()
-        .await
-        .map_err(|e| ApiError::from_database("place order", &e))?;
-    let placed = place_order(&mut conn, &state.rules, &request).await;
-    if !matches!(placed, Err(PlaceOrderError::Database(_))) {
-        conn.done();
-    }
-    match placed {
+    match place_order_warm(&state.warm, &state.rules, &request).await {
         Ok(placed) => {
             state.metrics.order_placed(request.order.drink_type);
             let view = views::order_confirmation(

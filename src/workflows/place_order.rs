@@ -7,7 +7,7 @@ use super::RunRules;
 use crate::{
     domain::{DomainEvent, OrderInput, RunScope},
     jobs::{self, AssignRunner, SlackMessage},
-    storage::events,
+    storage::{WarmConnections, events},
 };
 
 #[derive(Debug, Clone)]
@@ -52,6 +52,20 @@ pub enum PlaceOrderError {
 ///
 /// The events and jobs are built here, as if this order started run `new_run_id` as order
 /// `new_order_id`; the function fills in the ids the database decides.
+/// [`place_order`] on a connection of the warm set, handed on unless the database failed.
+pub async fn place_order_warm(
+    warm: &WarmConnections,
+    rules: &RunRules,
+    request: &OrderRequest,
+) -> Result<PlacedOrder, PlaceOrderError> {
+    let mut conn = warm.acquire().await?;
+    let placed = place_order(&mut conn, rules, request).await;
+    if !matches!(placed, Err(PlaceOrderError::Database(_))) {
+        conn.done();
+    }
+    placed
+}
+
 pub async fn place_order(
     conn: &mut PgConnection,
     rules: &RunRules,

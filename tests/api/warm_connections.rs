@@ -19,6 +19,18 @@ async fn pool_of(max: u32) -> (crate::helpers::TestApp, PgPool) {
     (app, pool)
 }
 
+/// A set of one connection, idle in it.
+async fn set_of_one(pool: &PgPool) -> WarmConnections {
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    warm.acquire().await.unwrap().done();
+    warm
+}
+
 async fn backend_pid(conn: &mut WarmConnection) -> i32 {
     sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut **conn)
@@ -132,13 +144,7 @@ async fn drained_connections_let_the_pool_close() {
 #[tokio::test]
 async fn a_waiting_caller_gets_the_next_connection_handed_on() {
     let (_app, pool) = pool_of(2).await;
-    let warm = WarmConnections::with_limits(
-        pool.clone(),
-        1,
-        Duration::from_secs(60),
-        Duration::from_secs(30),
-    );
-    warm.acquire().await.unwrap().done();
+    let warm = set_of_one(&pool).await;
     let mut in_use = warm.acquire().await.unwrap();
     let pid = backend_pid(&mut in_use).await;
     let _exhausts_the_pool = pool.acquire().await.unwrap();
@@ -170,13 +176,7 @@ async fn a_waiting_caller_gets_the_next_connection_handed_on() {
 #[tokio::test]
 async fn a_connection_nobody_waits_for_any_more_is_kept_idle() {
     let (_app, pool) = pool_of(2).await;
-    let warm = WarmConnections::with_limits(
-        pool.clone(),
-        1,
-        Duration::from_secs(60),
-        Duration::from_secs(30),
-    );
-    warm.acquire().await.unwrap().done();
+    let warm = set_of_one(&pool).await;
     let in_use = warm.acquire().await.unwrap();
     let _exhausts_the_pool = pool.acquire().await.unwrap();
     let gave_up = tokio::spawn({
@@ -194,13 +194,7 @@ async fn a_connection_nobody_waits_for_any_more_is_kept_idle() {
 #[tokio::test]
 async fn waiters_go_to_the_pool_when_a_connection_of_the_set_is_let_go_of() {
     let (_app, pool) = pool_of(4).await;
-    let warm = WarmConnections::with_limits(
-        pool.clone(),
-        1,
-        Duration::from_secs(60),
-        Duration::from_secs(30),
-    );
-    warm.acquire().await.unwrap().done();
+    let warm = set_of_one(&pool).await;
     let failed = warm.acquire().await.unwrap();
     let waiter = tokio::spawn({
         let warm = warm.clone();
@@ -220,13 +214,7 @@ async fn waiters_go_to_the_pool_when_a_connection_of_the_set_is_let_go_of() {
 #[tokio::test]
 async fn a_waiter_times_out_like_a_pool_caller() {
     let (_app, pool) = pool_of(4).await;
-    let warm = WarmConnections::with_limits(
-        pool.clone(),
-        1,
-        Duration::from_secs(60),
-        Duration::from_secs(30),
-    );
-    warm.acquire().await.unwrap().done();
+    let warm = set_of_one(&pool).await;
     let _held = warm.acquire().await.unwrap();
     let started = std::time::Instant::now();
     let waited = warm.acquire().await;

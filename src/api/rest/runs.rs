@@ -12,7 +12,7 @@ use crate::{
     storage::{orders, runs},
     workflows::{
         Actor,
-        place_order::{OrderRequest, PlaceOrderError, place_order},
+        place_order::{OrderRequest, PlaceOrderError, place_order_warm},
         run_controls::{Cancellation, Completion, cancel_run, complete_run},
     },
 };
@@ -185,16 +185,7 @@ fn parse_order(
 }
 
 async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
-    let mut conn = state
-        .warm
-        .acquire()
-        .await
-        .map_err(|e| RestError::database("place order", &e))?;
-    let placed = place_order(&mut conn, &state.rules, &request).await;
-    if !matches!(placed, Err(PlaceOrderError::Database(_))) {
-        conn.done();
-    }
-    match placed {
+    match place_order_warm(&state.warm, &state.rules, &request).await {
         Ok(placed) => {
             state.metrics.order_placed(request.order.drink_type);
             Ok(placed.run_id)
