@@ -92,9 +92,14 @@ pub async fn run(mut settings: Settings) -> Result<(), StartError> {
         name_of(runner_id)
     ));
     click_complete(&http, &base, runner_id, &run_id).await;
-    print_until(&mut said, |line| line.contains("Coffee run completed by")).await;
-    // The root message's last refresh shows the run completed.
-    print_until(&mut said, |line| line.contains("— completed by")).await;
+    // The thread reply and the root message's last refresh are separate jobs: either may
+    // come first.
+    let mut awaited = vec!["Coffee run completed by", "— completed by"];
+    print_until(&mut said, |line| {
+        awaited.retain(|text| !line.contains(text));
+        awaited.is_empty()
+    })
+    .await;
     println!(
         "\nDone. The run, its orders, audit rows and outbox events are in the coffeebuddy_demo database."
     );
@@ -120,7 +125,7 @@ fn name_of(user_id: &str) -> &'static str {
 /// Prints what Slack shows until a line matches; returns that line.
 async fn print_until(
     said: &mut mpsc::UnboundedReceiver<String>,
-    done: impl Fn(&str) -> bool,
+    mut done: impl FnMut(&str) -> bool,
 ) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -288,6 +288,13 @@ impl Application {
                 Ok(())
             });
         }
+        tasks.spawn({
+            let (warm, stop) = (self.state.warm.clone(), shutdown.clone());
+            async move {
+                warm.sweep_until(stop).await;
+                Ok(())
+            }
+        });
         let refresher = MetricsRefresher {
             metrics: self.state.metrics.clone(),
             pool: self.pool.clone(),

@@ -11,14 +11,18 @@
 //! - Only a connection whose work succeeded is handed on ([`WarmConnection::done`]); one
 //!   dropped otherwise (an error, a cancelled request) goes back through the pool, whose
 //!   ping decides whether it lives.
-//! - The set holds at most half the pool, so callers of the pool itself (job workers, the
-//!   outbox relay) always have the rest. Nothing that waits on Slack holds one.
-//! - When all of the set is in use, callers queue for the next one handed on, longest
-//!   waiting first, within the pool's acquire timeout. Nobody arriving later jumps the
-//!   queue, and no acquire from the pool is started only to be abandoned (an abandoned
-//!   acquire can throw away a connection it was opening).
-//! - A connection idle here longer than the pool would trust it unpinged, or kept for a
+//! - The set has `capacity` places, half the pool, and a caller takes a place before it
+//!   opens a connection from the pool, so callers of the pool itself (job workers, the
+//!   outbox relay) always have the other half. Nothing that waits on Slack holds one.
+//! - When every place is taken, callers queue, longest waiting first, within the pool's
+//!   acquire timeout. A connection handed on goes to the head of the queue; a place given
+//!   up (its connection failed) passes to the head of the queue, which opens a connection
+//!   from the pool in it. Nobody arriving later jumps the queue, and a waiter never races
+//!   an acquire from the pool that it would abandon (an abandoned acquire can throw away a
+//!   connection it was opening).
+//! - A connection idle longer than the pool would trust it unpinged, or in the set for a
 //!   minute in all, goes back through the pool: its ping, idle and lifetime rules apply.
+//!   [`WarmConnections::sweep`] returns idle ones even when no request comes.
 //! - [`WarmConnections::drain`] returns them all before the pool closes.
 
 use std::{
@@ -30,11 +34,12 @@ use std::{
 
 use sqlx::{PgConnection, PgPool, Postgres, pool::PoolConnection};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 /// How long a connection may be handed along before it goes back through the pool.
 const LEASE: Duration = Duration::from_secs(60);
 
-/// Idle longer than this, a kept connection goes back through the pool before use.
+/// Idle longer than this, a connection of the set goes back through the pool.
 const MAX_IDLE: Duration = super::pool::PING_AFTER_IDLE;
 
 #[derive(Clone)]
@@ -53,10 +58,10 @@ struct Inner {
 #[derive(Default)]
 struct State {
     idle: Vec<Kept>,
-    /// Callers waiting for a connection of the set, longest first.
-    waiters: VecDeque<oneshot::Sender<Kept>>,
-    /// Connections in the set, idle or in use.
-    kept: usize,
+    /// Callers waiting for a place, longest first.
+    waiters: VecDeque<oneshot::Sender<Grant>>,
+    /// Places taken: by idle connections, connections in use, and callers opening one.
+    taken: usize,
     drained: bool,
 }
 
@@ -66,11 +71,22 @@ struct Kept {
     idle_since: Instant,
 }
 
-/// What a caller gets once the set's lock is released.
+/// What a waiting caller is given.
+enum Grant {
+    /// A connection of the set, handed on.
+    Handed(Kept),
+    /// A place given up: open a connection from the pool in it.
+    Place,
+}
+
+/// Where a caller's connection comes from, decided under the lock.
 enum Next {
-    Ready(Kept),
-    FromPool,
-    Wait(oneshot::Receiver<Kept>),
+    Idle(Kept),
+    /// A place is taken for the caller: open a connection from the pool.
+    Open,
+    /// No set (drained, or a pool too small to halve): the pool, as if there were none.
+    Pool,
+    Wait(oneshot::Receiver<Grant>),
 }
 
 impl WarmConnections {
@@ -79,8 +95,8 @@ impl WarmConnections {
         Self::with_limits(pool, max_connections as usize / 2, LEASE, MAX_IDLE)
     }
 
-    /// A set of up to `capacity` connections, each kept for at most `lease`, none used after
-    /// idling longer than `max_idle`.
+    /// A set of `capacity` places, each connection in it for at most `lease`, none used
+    /// after idling longer than `max_idle`.
     pub fn with_limits(pool: PgPool, capacity: usize, lease: Duration, max_idle: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -93,33 +109,32 @@ impl WarmConnections {
         }
     }
 
-    /// An idle connection of the set; else one from the pool while the set is not full;
-    /// else the next one handed on.
+    /// An idle connection of the set; else one opened from the pool in a free place; else
+    /// the next connection or place given up, in turn.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
         let (next, stale) = self.inner.next();
         // Back through the pool, whose ping and idle rules apply (outside the lock: sqlx
         // spawns the release from `drop`).
         drop(stale);
-        let kept = match next {
-            Next::Ready(kept) => kept,
-            Next::FromPool => return Ok(self.hand_out(self.inner.pool.acquire().await?, None)),
-            Next::Wait(handed) => {
+        match next {
+            Next::Idle(kept) => Ok(self.in_set(kept.conn, kept.kept_since)),
+            Next::Open => self.open().await,
+            Next::Pool => Ok(self.outside_set(self.inner.pool.acquire().await?)),
+            Next::Wait(granted) => {
                 let mut place = Place {
-                    handed,
+                    granted,
                     home: self.inner.clone(),
                 };
                 let timeout = self.inner.pool.options().get_acquire_timeout();
-                match tokio::time::timeout(timeout, &mut place.handed).await {
-                    Ok(Ok(kept)) => kept,
-                    // Let go of rather than handed on (its holder failed), or drained.
-                    Ok(Err(_)) => {
-                        return Ok(self.hand_out(self.inner.pool.acquire().await?, None));
-                    }
-                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                match tokio::time::timeout(timeout, &mut place.granted).await {
+                    Ok(Ok(Grant::Handed(kept))) => Ok(self.in_set(kept.conn, kept.kept_since)),
+                    Ok(Ok(Grant::Place)) => self.open().await,
+                    // Drained meanwhile.
+                    Ok(Err(_)) => Ok(self.outside_set(self.inner.pool.acquire().await?)),
+                    Err(_) => Err(sqlx::Error::PoolTimedOut),
                 }
             }
-        };
-        Ok(self.hand_out(kept.conn, Some(kept.kept_since)))
+        }
     }
 
     /// Connections of the set idle right now.
@@ -127,13 +142,40 @@ impl WarmConnections {
         self.inner.lock().idle.len()
     }
 
-    /// Returns every kept connection to the pool and keeps none from now on; the pool's
+    /// Returns idle connections past `max_idle` to the pool.
+    pub fn sweep(&self) {
+        let stale = {
+            let mut state = self.inner.lock();
+            let (fresh, stale): (Vec<Kept>, Vec<Kept>) = std::mem::take(&mut state.idle)
+                .into_iter()
+                .partition(|kept| kept.idle_since.elapsed() <= self.inner.max_idle);
+            state.idle = fresh;
+            // Idle connections mean nobody waits: the places just become free.
+            state.taken -= stale.len();
+            stale
+        };
+        drop(stale);
+    }
+
+    /// Sweeps now and then until `stop`, so a quiet service does not keep idle connections
+    /// checked out.
+    pub async fn sweep_until(self, stop: CancellationToken) {
+        let mut every = tokio::time::interval(self.inner.max_idle / 2);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => self.sweep(),
+            }
+        }
+    }
+
+    /// Returns every idle connection to the pool and keeps none from now on; the pool's
     /// `close` waits for checked-out connections, so this comes first.
     pub fn drain(&self) {
         let idle = {
             let mut state = self.inner.lock();
             state.drained = true;
-            state.kept -= state.idle.len();
+            state.taken -= state.idle.len();
             // Waiters see their place closed and go to the pool.
             state.waiters.clear();
             std::mem::take(&mut state.idle)
@@ -141,31 +183,57 @@ impl WarmConnections {
         drop(idle);
     }
 
-    fn hand_out(
-        &self,
-        conn: PoolConnection<Postgres>,
-        kept_since: Option<Instant>,
-    ) -> WarmConnection {
+    /// Opens a connection from the pool in the place taken for this caller.
+    async fn open(&self) -> Result<WarmConnection, sqlx::Error> {
+        // Gives the place up if the pool fails or this caller is cancelled meanwhile.
+        let mut place = TakenPlace(Some(self.inner.clone()));
+        let conn = self.inner.pool.acquire().await?;
+        place.0 = None;
+        Ok(self.in_set(conn, Instant::now()))
+    }
+
+    fn in_set(&self, conn: PoolConnection<Postgres>, kept_since: Instant) -> WarmConnection {
         WarmConnection {
             conn: Some(conn),
-            kept_since,
+            kept_since: Some(kept_since),
+            home: self.inner.clone(),
+        }
+    }
+
+    fn outside_set(&self, conn: PoolConnection<Postgres>) -> WarmConnection {
+        WarmConnection {
+            conn: Some(conn),
+            kept_since: None,
             home: self.inner.clone(),
         }
     }
 }
 
-/// A caller's place in the queue. Leaving it (timed out, or cancelled) passes a connection
-/// handed to it meanwhile on to the next caller, so the set never loses one.
+/// A caller's place in the queue. Leaving it (timed out, or cancelled) passes on whatever
+/// was granted to it meanwhile, so the set never loses a connection or a place.
 struct Place {
-    handed: oneshot::Receiver<Kept>,
+    granted: oneshot::Receiver<Grant>,
     home: Arc<Inner>,
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.handed.close();
-        if let Ok(kept) = self.handed.try_recv() {
-            drop(self.home.take_back(kept.conn, Some(kept.kept_since)));
+        self.granted.close();
+        match self.granted.try_recv() {
+            Ok(Grant::Handed(kept)) => drop(self.home.take_back(kept.conn, Some(kept.kept_since))),
+            Ok(Grant::Place) => self.home.give_up_place(),
+            Err(_) => {}
+        }
+    }
+}
+
+/// A place taken for a caller still opening its connection.
+struct TakenPlace(Option<Arc<Inner>>);
+
+impl Drop for TakenPlace {
+    fn drop(&mut self) {
+        if let Some(home) = self.0.take() {
+            home.give_up_place();
         }
     }
 }
@@ -178,85 +246,79 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Decides where the caller's connection comes from; also returns kept connections
-    /// found stale on the way, to be dropped outside the lock.
+    /// Decides where the caller's connection comes from; also returns connections of the
+    /// set found stale on the way, to be dropped outside the lock.
     fn next(&self) -> (Next, Vec<PoolConnection<Postgres>>) {
         let mut state = self.lock();
         let mut stale = Vec::new();
         while let Some(kept) = state.idle.pop() {
             if kept.idle_since.elapsed() <= self.max_idle {
-                return (Next::Ready(kept), stale);
+                return (Next::Idle(kept), stale);
             }
-            state.kept -= 1;
+            // Idle connections mean nobody waits: the place just becomes free.
+            state.taken -= 1;
             stale.push(kept.conn);
         }
-        let next = if state.drained || state.kept < self.capacity {
-            Next::FromPool
+        let next = if state.drained || self.capacity == 0 {
+            Next::Pool
+        } else if state.taken < self.capacity {
+            state.taken += 1;
+            Next::Open
         } else {
-            let (place, handed) = oneshot::channel();
+            let (place, granted) = oneshot::channel();
             state.waiters.push_back(place);
-            Next::Wait(handed)
+            Next::Wait(granted)
         };
         (next, stale)
     }
 
-    /// Keeps `conn` in the set, handing it to the longest waiting caller if there is one,
-    /// or gives it back (returns it) when it may not be kept.
+    /// Puts a connection of the set back in it: to the longest waiting caller, else idle.
+    /// Returns it instead when it may not stay (its lease is over, or the set is drained);
+    /// a connection from outside the set (`kept_since` is `None`) always goes back.
     fn take_back(
         &self,
         conn: PoolConnection<Postgres>,
         kept_since: Option<Instant>,
     ) -> Option<PoolConnection<Postgres>> {
-        let mut state = self.lock();
-        let now = Instant::now();
-        let kept_since = match kept_since {
-            Some(since) if !state.drained && since.elapsed() < self.lease => since,
-            Some(_) => {
-                state.kept -= 1;
-                state.release_a_waiter();
-                return Some(conn);
-            }
-            None if !state.drained && state.kept < self.capacity => {
-                state.kept += 1;
-                now
-            }
-            None => return Some(conn),
+        let Some(since) = kept_since else {
+            return Some(conn);
         };
+        let mut state = self.lock();
+        if state.drained || since.elapsed() >= self.lease {
+            state.give_up_place();
+            return Some(conn);
+        }
         let mut kept = Kept {
             conn,
-            kept_since,
-            idle_since: now,
+            kept_since: since,
+            idle_since: Instant::now(),
         };
         while let Some(waiter) = state.waiters.pop_front() {
-            match waiter.send(kept) {
+            match waiter.send(Grant::Handed(kept)) {
                 Ok(()) => return None,
-                // That caller timed out or gave up.
-                Err(back) => kept = back,
+                // That caller timed out or gave up; `send` gives back what it was given.
+                Err(Grant::Handed(back)) => kept = back,
+                Err(Grant::Place) => return None,
             }
         }
         state.idle.push(kept);
         None
     }
 
-    /// A connection of the set was let go of rather than handed on.
-    fn forget(&self, kept_since: Option<Instant>) {
-        if kept_since.is_some() {
-            let mut state = self.lock();
-            state.kept -= 1;
-            state.release_a_waiter();
-        }
+    fn give_up_place(&self) {
+        self.lock().give_up_place();
     }
 }
 
 impl State {
-    /// The set has room again: the longest waiting caller goes to the pool instead of
-    /// waiting for a connection that will not come.
-    fn release_a_waiter(&mut self) {
+    /// A place is given up: it passes to the longest waiting caller, or becomes free.
+    fn give_up_place(&mut self) {
         while let Some(waiter) = self.waiters.pop_front() {
-            if !waiter.is_closed() {
+            if waiter.send(Grant::Place).is_ok() {
                 return;
             }
         }
+        self.taken -= 1;
     }
 }
 
@@ -264,7 +326,7 @@ impl State {
 /// succeeded; dropped without that, it goes back through the pool.
 pub struct WarmConnection {
     conn: Option<PoolConnection<Postgres>>,
-    /// When it joined the set, if it belongs to it.
+    /// When it joined the set; `None` for a connection from outside it.
     kept_since: Option<Instant>,
     home: Arc<Inner>,
 }
@@ -281,8 +343,8 @@ impl WarmConnection {
 
 impl Drop for WarmConnection {
     fn drop(&mut self) {
-        if self.conn.is_some() {
-            self.home.forget(self.kept_since);
+        if self.conn.is_some() && self.kept_since.is_some() {
+            self.home.give_up_place();
         }
     }
 }

@@ -41,8 +41,6 @@ fn the_demo_plays_a_whole_run() {
         "the runner is reminded",
         "Reminder: You're the runner for coffee run",
         "ana clicks Mark complete",
-        "Coffee run completed by @ana!",
-        "— completed by @ana (3 orders)",
     ];
     let mut from = 0;
     for expected in expected_in_order {
@@ -50,6 +48,16 @@ fn the_demo_plays_a_whole_run() {
             .find(expected)
             .unwrap_or_else(|| panic!("{expected:?} missing (after byte {from}) in:\n{stdout}"));
         from += at;
+    }
+    // The thread reply and the root message's redraw are separate jobs too.
+    for either in [
+        "Coffee run completed by @ana!",
+        "— completed by @ana (3 orders)",
+    ] {
+        assert!(
+            stdout[from..].contains(either),
+            "{either:?} missing after Mark complete in:\n{stdout}"
+        );
     }
     assert!(
         !stdout.contains("nothing more from CoffeeBuddy"),

@@ -68,22 +68,28 @@ async fn a_connection_done_with_goes_to_the_next_caller() {
 }
 
 #[tokio::test]
-async fn no_more_than_capacity_are_kept_and_the_pool_keeps_serving() {
+async fn the_set_never_holds_more_than_its_places_and_the_pool_keeps_serving() {
     let (_app, pool) = pool_of(3).await;
+    // Half of three: one place.
     let warm = WarmConnections::new(pool.clone(), 3);
-
-    let held = [
-        warm.acquire().await.unwrap(),
-        warm.acquire().await.unwrap(),
-        warm.acquire().await.unwrap(),
+    let first = warm.acquire().await.unwrap();
+    // The second caller waits for the place instead of taking a connection of its own.
+    let second = tokio::spawn({
+        let warm = warm.clone();
+        async move { warm.acquire().await.map(WarmConnection::done) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let others = [
+        pool.acquire().await.expect("the pool's other two are free"),
+        pool.acquire().await.expect("the pool's other two are free"),
     ];
-    for conn in held {
-        conn.done();
-    }
-    assert_eq!(warm.idle(), 1, "half of three");
+    drop(others);
+    first.done();
+    second.await.unwrap().unwrap();
+    assert_eq!(warm.idle(), 1);
 
-    // Two callers hand connections along as fast as they can; a caller of the pool itself
-    // still gets one each time, within its acquire timeout.
+    // Two callers hand the connection along as fast as they can; a caller of the pool
+    // itself still gets one each time, within its acquire timeout.
     let stop = tokio_util::sync::CancellationToken::new();
     let busy: Vec<_> = (0..2)
         .map(|_| {
@@ -105,7 +111,65 @@ async fn no_more_than_capacity_are_kept_and_the_pool_keeps_serving() {
     for task in busy {
         task.await.unwrap();
     }
-    assert!(warm.idle() <= 1);
+    assert_eq!(warm.idle(), 1);
+}
+
+#[tokio::test]
+async fn a_pool_too_small_to_halve_is_used_as_it_is() {
+    let (_app, pool) = pool_of(1).await;
+    let warm = WarmConnections::new(pool.clone(), 1);
+    for _ in 0..3 {
+        let mut conn = warm.acquire().await.unwrap();
+        sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+        conn.done();
+        assert_eq!(warm.idle(), 0, "no set: back to the pool");
+    }
+}
+
+#[tokio::test]
+async fn a_place_given_up_passes_down_the_queue() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = set_of_one(&pool).await;
+    let holder = warm.acquire().await.unwrap();
+    // Both wait; the first fails with the place it is given and drops its connection.
+    let fails = tokio::spawn({
+        let warm = warm.clone();
+        async move { drop(warm.acquire().await.unwrap()) }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let succeeds = tokio::spawn({
+        let warm = warm.clone();
+        async move { warm.acquire().await.map(WarmConnection::done) }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(holder);
+    tokio::time::timeout(Duration::from_secs(1), async {
+        fails.await.unwrap();
+        succeeds.await.unwrap().unwrap();
+    })
+    .await
+    .expect("neither waits for the pool's timeout");
+    assert_eq!(warm.idle(), 1);
+}
+
+#[tokio::test]
+async fn idle_connections_are_swept_back_to_the_pool() {
+    let (_app, pool) = pool_of(4).await;
+    let warm = WarmConnections::with_limits(
+        pool.clone(),
+        2,
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+    );
+    warm.acquire().await.unwrap().done();
+    warm.sweep();
+    assert_eq!(warm.idle(), 1, "not idle long enough yet");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    warm.sweep();
+    assert_eq!(warm.idle(), 0);
+    // Its place is free again.
+    warm.acquire().await.unwrap().done();
+    assert_eq!(warm.idle(), 1);
 }
 
 #[tokio::test]
