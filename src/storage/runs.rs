@@ -25,6 +25,14 @@ macro_rules! run_columns {
     };
 }
 
+/// The advisory lock key of a run's turn, the run id being `$1`; a macro so queries stay
+/// `&'static str` literals and the lock and the unlock cannot disagree.
+macro_rules! summary_turn_key {
+    () => {
+        "hashtextextended('run-summary:' || $1::text, 0)"
+    };
+}
+
 /// A run's turn to redraw its root message.
 ///
 /// Refreshes of one run take turns, so an older render never lands after a newer one and
@@ -56,8 +64,9 @@ impl SummaryTurn {
         };
         // MATERIALIZED: the lock function runs exactly once, however the plan uses it.
         let row = sqlx::query(concat!(
-            "WITH turn AS MATERIALIZED (
-                 SELECT pg_try_advisory_lock(hashtextextended('run-summary:' || $1::text, 0)) AS taken
+            "WITH turn AS MATERIALIZED (SELECT pg_try_advisory_lock(",
+            summary_turn_key!(),
+            ") AS taken
              ), claimed AS (
                  UPDATE coffee_runs SET summary_refresh_queued_at = NULL
                  WHERE run_id = $1 AND (SELECT taken FROM turn)
@@ -90,10 +99,14 @@ impl SummaryTurn {
 
     /// Gives the turn up; the connection goes back to the pool.
     pub async fn end(mut self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_unlock(hashtextextended('run-summary:' || $1::text, 0))")
-            .bind(self.run_id)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(concat!(
+            "SELECT pg_advisory_unlock(",
+            summary_turn_key!(),
+            ")"
+        ))
+        .bind(self.run_id)
+        .execute(self.conn())
+        .await?;
         self.conn.take();
         Ok(())
     }

@@ -44,14 +44,6 @@ pub enum PlaceOrderError {
     Database(#[from] sqlx::Error),
 }
 
-/// Places (or replaces) the user's order in the channel's active run, starting the run if
-/// there is none: user, run, order, preference, audit, outbox, and the jobs that post or
-/// refresh the root message and assign the runner, in one statement and one commit (the
-/// `place_order` SQL function, migration `20261125000003`; issue 7 measured the dozen
-/// round trips it replaces as most of an order's cost).
-///
-/// The events and jobs are built here, as if this order started run `new_run_id` as order
-/// `new_order_id`; the function fills in the ids the database decides.
 /// [`place_order`] on a connection of the warm set, handed on unless the database failed.
 pub async fn place_order_warm(
     warm: &WarmConnections,
@@ -66,6 +58,14 @@ pub async fn place_order_warm(
     placed
 }
 
+/// Places (or replaces) the user's order in the channel's active run, starting the run if
+/// there is none: user, run, order, preference, audit, outbox, and the jobs that post or
+/// refresh the root message and assign the runner, in one statement and one commit (the
+/// `place_order` SQL function, migration `20261125000003`; issue 7 measured the dozen
+/// round trips it replaces as most of an order's cost).
+///
+/// The events and jobs are built here, as if this order started run `new_run_id` as order
+/// `new_order_id`; the function fills in the ids the database decides.
 pub async fn place_order(
     conn: &mut PgConnection,
     rules: &RunRules,

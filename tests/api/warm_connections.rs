@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use coffeebuddy::storage::{WarmConnection, WarmConnections};
 use sqlx::{PgPool, postgres::PgPoolOptions};
+use tokio::task::JoinHandle;
 
 use crate::helpers::{database_url_of, spawn_app};
 
@@ -29,6 +30,26 @@ async fn set_of_one(pool: &PgPool) -> WarmConnections {
     );
     warm.acquire().await.unwrap().done();
     warm
+}
+
+/// Long enough for a spawned caller to join the queue.
+const QUEUE_UP: Duration = Duration::from_millis(100);
+
+/// A caller that hands its connection on once it has one; queued by the time this returns.
+async fn queued_caller(warm: &WarmConnections) -> JoinHandle<Result<(), sqlx::Error>> {
+    let warm = warm.clone();
+    let caller = tokio::spawn(async move { warm.acquire().await.map(WarmConnection::done) });
+    tokio::time::sleep(QUEUE_UP).await;
+    caller
+}
+
+/// A caller that joins the queue and is cancelled there.
+async fn caller_giving_up(warm: &WarmConnections) {
+    let warm = warm.clone();
+    let caller = tokio::spawn(async move { warm.acquire().await.map(|_| ()) });
+    tokio::time::sleep(QUEUE_UP).await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
 }
 
 async fn backend_pid(conn: &mut WarmConnection) -> i32 {
@@ -74,11 +95,7 @@ async fn the_set_never_holds_more_than_its_places_and_the_pool_keeps_serving() {
     let warm = WarmConnections::new(pool.clone(), 3);
     let first = warm.acquire().await.unwrap();
     // The second caller waits for the place instead of taking a connection of its own.
-    let second = tokio::spawn({
-        let warm = warm.clone();
-        async move { warm.acquire().await.map(WarmConnection::done) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = queued_caller(&warm).await;
     let others = [
         pool.acquire().await.expect("the pool's other two are free"),
         pool.acquire().await.expect("the pool's other two are free"),
@@ -136,12 +153,8 @@ async fn a_place_given_up_passes_down_the_queue() {
         let warm = warm.clone();
         async move { drop(warm.acquire().await.unwrap()) }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let succeeds = tokio::spawn({
-        let warm = warm.clone();
-        async move { warm.acquire().await.map(WarmConnection::done) }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(QUEUE_UP).await;
+    let succeeds = queued_caller(&warm).await;
     drop(holder);
     tokio::time::timeout(Duration::from_secs(1), async {
         fails.await.unwrap();
@@ -218,14 +231,8 @@ async fn a_waiting_caller_gets_the_next_connection_handed_on() {
         let warm = warm.clone();
         async move { backend_pid(&mut warm.acquire().await.unwrap()).await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let gave_up = tokio::spawn({
-        let warm = warm.clone();
-        async move { warm.acquire().await.map(|_| ()) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    gave_up.abort();
-    assert!(gave_up.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(QUEUE_UP).await;
+    caller_giving_up(&warm).await;
 
     in_use.done();
     let got = tokio::time::timeout(Duration::from_secs(1), first)
@@ -243,13 +250,7 @@ async fn a_connection_nobody_waits_for_any_more_is_kept_idle() {
     let warm = set_of_one(&pool).await;
     let in_use = warm.acquire().await.unwrap();
     let _exhausts_the_pool = pool.acquire().await.unwrap();
-    let gave_up = tokio::spawn({
-        let warm = warm.clone();
-        async move { warm.acquire().await.map(|_| ()) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    gave_up.abort();
-    let _ = gave_up.await;
+    caller_giving_up(&warm).await;
 
     in_use.done();
     assert_eq!(warm.idle(), 1, "kept for the next caller, not lost");
@@ -260,11 +261,7 @@ async fn waiters_go_to_the_pool_when_a_connection_of_the_set_is_let_go_of() {
     let (_app, pool) = pool_of(4).await;
     let warm = set_of_one(&pool).await;
     let failed = warm.acquire().await.unwrap();
-    let waiter = tokio::spawn({
-        let warm = warm.clone();
-        async move { warm.acquire().await.map(WarmConnection::done) }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiter = queued_caller(&warm).await;
     // Its work failed: the connection goes back through the pool, and so does the waiter.
     drop(failed);
     tokio::time::timeout(Duration::from_secs(1), waiter)
