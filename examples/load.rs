@@ -12,6 +12,8 @@
 //! burns over the same time, and its RSS idle and under load.
 //!
 //! `BENCH_ONLY=order` (or `history`, `coffee`) runs one request kind's phases, for profiling.
+//! `BENCH_TRACE=<dir>` writes each open-loop phase's latencies in send order to
+//! `<dir>/<kind>-<rate>.csv`, to see whether a p99 comes from a stall or from spread.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -78,6 +80,7 @@ struct Result_ {
     p50: Duration,
     p95: Duration,
     p99: Duration,
+    sent_late_p99: Option<Duration>,
     cpu_per_request: Duration,
     cpu_above_idle: Duration,
     rss_mib: f64,
@@ -86,6 +89,9 @@ struct Result_ {
 /// What one phase measured on the client side.
 struct Phase {
     latencies: Vec<Duration>,
+    /// Open loop: how long after its scheduled time each request left (the benchmark's
+    /// own error, already inside its latency). Empty for a closed-loop phase.
+    lateness: Vec<Duration>,
     errors: usize,
     elapsed: Duration,
 }
@@ -95,6 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::var("BENCH_DATABASE_SERVER")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     reset_database(&server).await?;
+    let reference = MachineReference::measure(&server).await?;
     let slack = fake_slack().await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -124,6 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut results = Vec::new();
     let mut sequence = 1_000;
     let only = std::env::var("BENCH_ONLY").ok();
+    let trace = std::env::var_os("BENCH_TRACE").map(std::path::PathBuf::from);
     let kinds = [Kind::Order, Kind::History, Kind::Coffee]
         .into_iter()
         .filter(|k| only.as_deref().is_none_or(|o| k.name() == o));
@@ -135,6 +143,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(rate) => open_loop(&http, &base, kind, rate, &mut sequence).await,
                 None => saturate(&http, &base, kind, &mut sequence).await,
             };
+            if let (Some(dir), Some(rate)) = (&trace, offered) {
+                write_trace(dir, kind, rate, &phase.latencies)?;
+            }
             let rss = rss_mib(pid);
             // The work a request leaves behind (an order's root-message refresh job) counts
             // toward it, not toward the next phase: read the CPU once the jobs are done.
@@ -154,17 +165,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         results.iter().map(|r| r.rss_mib).fold(0.0, f64::max),
         idle_cpu * 1_000.0
     );
+    println!("{reference}");
     println!(
         "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients.\n",
         PHASE.as_secs()
     );
     println!(
-        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | server CPU / request | above idle | RSS MiB |"
+        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | sent late p99 | server CPU / request | above idle | RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &results {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.3} ms | {:.1} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {} | {:.3} ms | {:.3} ms | {:.1} |",
             r.kind.label(),
             r.offered
                 .map_or("saturation".to_owned(), |o| format!("{o}/s")),
@@ -174,6 +186,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ms(r.p50),
             ms(r.p95),
             ms(r.p99),
+            r.sent_late_p99
+                .map_or("–".to_owned(), |d| format!("{:.2} ms", ms(d))),
             ms(r.cpu_per_request),
             ms(r.cpu_above_idle),
             r.rss_mib
@@ -186,6 +200,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
+/// Offers `rate` requests a second for one phase, open loop: each request goes out at its
+/// scheduled time whatever the earlier ones are doing, and its latency counts from that
+/// time, so a stall shows up as the queue it causes.
+///
+/// The schedule is kept by an OS thread rather than tokio's timer: tokio rounds every
+/// deadline up to its next millisecond tick and parks in whole milliseconds, which sent
+/// requests 1.3 ms late at the median and 2.3 ms at p99 (measured here), an error as large
+/// as the `/coffee-history` latency being measured. A sleeping thread wakes within tens
+/// of microseconds. How late each request still left is reported beside its latency.
 async fn open_loop(
     http: &reqwest::Client,
     base: &str,
@@ -195,27 +218,47 @@ async fn open_loop(
 ) -> Phase {
     let total = (rate as u64 * PHASE.as_secs()) as usize;
     let interval = Duration::from_secs(1) / rate;
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
-    let mut tasks = Vec::with_capacity(total);
-    for i in 0..total {
-        let scheduled = start + interval * i as u32;
-        let (http, base, n) = (http.clone(), base.to_owned(), *sequence + i);
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep_until(scheduled).await;
-            let ok = send(&http, &base, kind, n).await;
-            (scheduled.elapsed(), ok)
-        }));
-    }
+    let start = Instant::now() + Duration::from_millis(50);
+    let (runtime, http, base, first) = (
+        tokio::runtime::Handle::current(),
+        http.clone(),
+        base.to_owned(),
+        *sequence,
+    );
+    // The thread spawns each request's task itself: a hop through a task of ours would
+    // wait for a busy worker to get round to it.
+    let pacer = std::thread::spawn(move || {
+        (0..total)
+            .map(|i| {
+                let scheduled = start + interval * i as u32;
+                if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let (http, base) = (http.clone(), base.clone());
+                runtime.spawn(async move {
+                    let late = scheduled.elapsed();
+                    let ok = send(&http, &base, kind, first + i).await;
+                    (scheduled.elapsed(), late, ok)
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    let tasks = tokio::task::spawn_blocking(move || pacer.join().expect("the pacing thread"))
+        .await
+        .expect("the pacing thread's join");
     *sequence += total;
     let mut latencies = Vec::with_capacity(total);
+    let mut lateness = Vec::with_capacity(total);
     let mut errors = 0;
     for task in tasks {
-        let (latency, ok) = task.await.expect("a request task");
+        let (latency, late, ok) = task.await.expect("a request task");
         latencies.push(latency);
+        lateness.push(late);
         errors += usize::from(!ok);
     }
     Phase {
         latencies,
+        lateness,
         errors,
         elapsed: start.elapsed(),
     }
@@ -247,9 +290,29 @@ async fn saturate(http: &reqwest::Client, base: &str, kind: Kind, sequence: &mut
     let (latencies, errors) = std::mem::take(&mut *results.lock().await);
     Phase {
         latencies,
+        lateness: Vec::new(),
         errors,
         elapsed: start.elapsed(),
     }
+}
+
+/// One line per request of an open-loop phase, in the order they were scheduled:
+/// `scheduled ms from the phase's start,latency ms`. Tells a stall (a run of slow
+/// requests) from a spread of slow ones.
+fn write_trace(
+    dir: &std::path::Path,
+    kind: Kind,
+    rate: u32,
+    latencies: &[Duration],
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let interval = 1_000.0 / f64::from(rate);
+    let mut csv = String::from("scheduled_ms,latency_ms\n");
+    for (i, latency) in latencies.iter().enumerate() {
+        let _ = writeln!(csv, "{:.1},{:.2}", i as f64 * interval, ms(*latency));
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("{}-{rate}.csv", kind.name())), csv)
 }
 
 /// `cpu`: the service's CPU from the phase's start until its background work settled;
@@ -263,30 +326,44 @@ fn summarize(
     rss_mib: f64,
 ) -> Result_ {
     let Phase {
-        mut latencies,
+        latencies,
+        lateness,
         errors,
         elapsed,
     } = phase;
-    latencies.sort_unstable();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     let done = latencies.len();
+    let latency = Quantiles::of(latencies);
     Result_ {
         kind,
         offered,
         done,
         errors,
         throughput: (done - errors) as f64 / elapsed.as_secs_f64(),
-        p50: pick(0.50),
-        p95: pick(0.95),
-        p99: pick(0.99),
+        p50: latency.at(0.50),
+        p95: latency.at(0.95),
+        p99: latency.at(0.99),
+        sent_late_p99: (!lateness.is_empty()).then(|| Quantiles::of(lateness).at(0.99)),
         cpu_per_request: cpu / done.max(1) as u32,
         cpu_above_idle: cpu.saturating_sub(idle) / done.max(1) as u32,
         rss_mib,
+    }
+}
+
+/// Sorted durations, read by quantile.
+struct Quantiles(Vec<Duration>);
+
+impl Quantiles {
+    fn of(mut durations: Vec<Duration>) -> Self {
+        durations.sort_unstable();
+        Self(durations)
+    }
+
+    fn at(&self, q: f64) -> Duration {
+        let last = self.0.len().saturating_sub(1);
+        self.0
+            .get(((self.0.len() as f64 * q) as usize).min(last))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -414,6 +491,64 @@ async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), Box<dyn st
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err("the service did not become ready".into())
+}
+
+/// How fast this machine is right now, measured before the service starts, so that runs
+/// made at different times can be compared: the machine this benchmark was written on ran
+/// up to three times slower at some hours than at others. Each figure is the best of three.
+struct MachineReference {
+    /// One Slack signature (HMAC-SHA256) over a 1 KiB body: the service's kind of CPU work.
+    signature: Duration,
+    /// PostgreSQL counting two million generated rows: its executor's speed.
+    count_rows: Duration,
+}
+
+impl MachineReference {
+    const SIGNATURES: u32 = 50_000;
+
+    async fn measure(server: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let body = vec![b'x'; 1024];
+        let mut signature = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            for _ in 0..Self::SIGNATURES {
+                std::hint::black_box(signature::sign(
+                    SECRET.as_bytes(),
+                    "1700000000",
+                    std::hint::black_box(&body),
+                ));
+            }
+            signature = signature.min(started.elapsed() / Self::SIGNATURES);
+        }
+        let mut conn = format!("{server}/postgres")
+            .parse::<PgConnectOptions>()?
+            .connect()
+            .await?;
+        let mut count_rows = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            sqlx::query("SELECT count(*) FROM generate_series(1, 2000000)")
+                .execute(&mut conn)
+                .await?;
+            count_rows = count_rows.min(started.elapsed());
+        }
+        Ok(Self {
+            signature,
+            count_rows,
+        })
+    }
+}
+
+impl std::fmt::Display for MachineReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Machine reference (lower is faster): one HMAC-SHA256 of 1 KiB {:.2} µs; \
+             PostgreSQL counts 2M rows in {:.0} ms",
+            self.signature.as_secs_f64() * 1e6,
+            ms(self.count_rows)
+        )
+    }
 }
 
 async fn reset_database(server: &str) -> Result<(), Box<dyn std::error::Error>> {
