@@ -100,8 +100,13 @@ struct Phase {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::var("BENCH_DATABASE_SERVER")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    reset_database(&server).await?;
-    let reference = MachineReference::measure(&server).await?;
+    let mut admin = format!("{server}/postgres")
+        .parse::<PgConnectOptions>()?
+        .connect()
+        .await?;
+    reset_database(&mut admin).await?;
+    let reference = MachineReference::measure(&mut admin).await?;
+    sqlx::Connection::close(admin).await?;
     let slack = fake_slack().await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -506,7 +511,7 @@ struct MachineReference {
 impl MachineReference {
     const SIGNATURES: u32 = 50_000;
 
-    async fn measure(server: &str) -> Result<Self, Box<dyn std::error::Error>> {
+    async fn measure(admin: &mut sqlx::PgConnection) -> Result<Self, sqlx::Error> {
         let body = vec![b'x'; 1024];
         let mut signature = Duration::MAX;
         for _ in 0..3 {
@@ -520,15 +525,11 @@ impl MachineReference {
             }
             signature = signature.min(started.elapsed() / Self::SIGNATURES);
         }
-        let mut conn = format!("{server}/postgres")
-            .parse::<PgConnectOptions>()?
-            .connect()
-            .await?;
         let mut count_rows = Duration::MAX;
         for _ in 0..3 {
             let started = Instant::now();
             sqlx::query("SELECT count(*) FROM generate_series(1, 2000000)")
-                .execute(&mut conn)
+                .execute(&mut *admin)
                 .await?;
             count_rows = count_rows.min(started.elapsed());
         }
@@ -551,11 +552,9 @@ impl std::fmt::Display for MachineReference {
     }
 }
 
-async fn reset_database(server: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let options: PgConnectOptions = format!("{server}/postgres").parse()?;
-    let mut conn = options.connect().await?;
+async fn reset_database(admin: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("DROP DATABASE IF EXISTS coffeebuddy_bench WITH (FORCE)")
-        .execute(&mut conn)
+        .execute(admin)
         .await?;
     Ok(())
 }
