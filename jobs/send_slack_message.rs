@@ -14,9 +14,8 @@ use super::{
     retry::{RetryPolicy, give_up, retry_later, retry_or_give_up},
 };
 use crate::{
-    slack::{SlackApiError, pacer::Slot, views},
-    storage::runs::{self, Run, SummaryTurn},
-    workflows::summary_lines,
+    slack::{SlackApiError, Slot, views, views::SummaryLine},
+    storage::runs::{self, Claimed, SummaryTurn},
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
@@ -161,36 +160,46 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
     }
 }
 
-/// Posts or updates the root message, in this run's turn ([`SummaryTurn`]): the claim, the
-/// reads and the rate-limit slot share the turn's connection, and each statement commits at
-/// once, so orders never wait for Slack.
+/// Posts or updates the root message, in this run's turn ([`SummaryTurn`]): one statement
+/// takes the turn, claims the refresh, reads the run and its orders and reserves the Slack
+/// slot; one gives the turn up (storing a first post's `ts`). Each commits at once, so
+/// orders never wait for Slack.
 async fn refresh_run_summary(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryError> {
-    let Some(mut turn) = SummaryTurn::take(&ctx.pool, run_id).await? else {
+    let Some(mut turn) =
+        SummaryTurn::take(&ctx.pool, run_id, ctx.pacer.interval(), MAX_SLOT_WAIT).await?
+    else {
         return Err(DeliveryError::NotYet(
             Duration::from_secs(1),
             "another job is refreshing this run's message",
         ));
     };
-    let outcome = match turn.run.take() {
-        Some(run) => redraw(ctx, turn.conn(), &run).await,
-        None => Ok(Delivered::Skipped),
+    let Some(claimed) = turn.claimed.take() else {
+        turn.end().await?;
+        return Ok(Delivered::Skipped);
     };
-    // Ended even when the redraw failed, so the retry is not kept waiting for the turn.
-    let ended = turn.end().await;
-    let delivered = outcome?;
-    ended?;
-    Ok(delivered)
+    match redraw(ctx, claimed).await {
+        Ok(posted) => {
+            match posted {
+                Some(ts) => turn.end_posted(&ts).await.map(drop)?,
+                None => turn.end().await?,
+            }
+            Ok(Delivered::Sent)
+        }
+        Err(err) => {
+            // Ended even so, or the retry would wait for the turn. The redraw's error is
+            // the one to report; an unlock that fails closes the connection, and so the
+            // lock, when the turn drops.
+            let _ = turn.end().await;
+            Err(err)
+        }
+    }
 }
 
-/// Renders the run as the claim found it, with its orders as they are now.
-async fn redraw(
-    ctx: &JobContext,
-    conn: &mut PgConnection,
-    run: &Run,
-) -> Result<Delivered, DeliveryError> {
-    // The orders are read after the claim, in a statement of their own: one committed
-    // before the claim is seen here, one committed after it queued its own refresh.
-    let lines = summary_lines(conn, run.run_id).await?;
+/// Renders the run as the claim found it, with its orders as they were just after, in the
+/// reserved slot. A first post's `ts` comes back, to be stored as the turn ends.
+async fn redraw(ctx: &JobContext, claimed: Claimed) -> Result<Option<String>, DeliveryError> {
+    let Claimed { run, lines, slot } = claimed;
+    let lines: Vec<SummaryLine> = lines.into_iter().map(SummaryLine::from).collect();
     let view = views::RunView {
         run_id: run.run_id,
         initiator_user_id: &run.initiator_user_id,
@@ -199,22 +208,22 @@ async fn redraw(
     };
     let (text, blocks) = views::run_summary(&view, &lines);
 
-    pause(reserve_slot(ctx, conn).await?).await;
+    pause(slot_wait(slot)?).await;
     match run.thread_ts.as_deref() {
         Some(ts) => {
             ctx.slack
                 .update_message(&run.channel_id, ts, &text, Some(&blocks))
-                .await?
+                .await?;
+            Ok(None)
         }
         None => {
             let posted = ctx
                 .slack
                 .post_message(&run.channel_id, &text, Some(&blocks), None)
                 .await?;
-            runs::set_thread_ts(conn, run.run_id, &posted.ts).await?;
+            Ok(Some(posted.ts))
         }
     }
-    Ok(Delivered::Sent)
 }
 
 /// Takes this call's place under SLACK_RATE_LIMIT_PER_MIN: how long to wait before making
@@ -223,7 +232,12 @@ async fn reserve_slot(
     ctx: &JobContext,
     conn: &mut PgConnection,
 ) -> Result<Duration, DeliveryError> {
-    match ctx.pacer.reserve_on(conn, MAX_SLOT_WAIT).await? {
+    slot_wait(ctx.pacer.reserve_on(conn, MAX_SLOT_WAIT).await?)
+}
+
+/// How long to wait for a reserved slot; a busy one re-queues the job.
+fn slot_wait(slot: Slot) -> Result<Duration, DeliveryError> {
+    match slot {
         Slot::Reserved(wait) => Ok(wait),
         Slot::Busy(retry_in) => Err(DeliveryError::NotYet(
             retry_in,

@@ -9,4 +9,4 @@ pub mod signature;
 pub mod views;
 
 pub use client::{SlackApiError, SlackClient};
-pub use pacer::SlackPacer;
+pub use pacer::{SlackPacer, Slot};

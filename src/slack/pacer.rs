@@ -1,6 +1,8 @@
 //! Paces outbound Slack calls for the whole app, across replicas, with GCRA kept in one
 //! PostgreSQL row: each call reserves the next slot `60 / SLACK_RATE_LIMIT_PER_MIN` seconds
-//! after the previous one, so no minute ever holds more than the limit.
+//! after the previous one, so no minute ever holds more than the limit. The reservation is
+//! the SQL function `reserve_slack_slot` (migration `20261128000007`), which a root-message
+//! refresh also calls from the statement that begins it.
 
 use std::time::Duration;
 
@@ -13,6 +15,22 @@ pub enum Slot {
     Reserved(Duration),
     /// Every slot within the wait budget is taken; ask again after this long.
     Busy(Duration),
+}
+
+impl Slot {
+    /// What the SQL function `reserve_slack_slot` answered, asked with `max_wait`: how far
+    /// away the next slot is and whether it was reserved.
+    pub fn from_reservation(wait_secs: f64, reserved: bool, max_wait: Duration) -> Self {
+        let wait = Duration::try_from_secs_f64(wait_secs).unwrap_or_default();
+        if reserved {
+            Slot::Reserved(wait)
+        } else {
+            Slot::Busy(
+                wait.saturating_sub(max_wait)
+                    .max(Duration::from_millis(100)),
+            )
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -41,34 +59,19 @@ impl SlackPacer {
         conn: &mut PgConnection,
         max_wait: Duration,
     ) -> Result<Slot, sqlx::Error> {
-        let (wait_secs, reserved): (f64, bool) = sqlx::query_as(
-            "WITH current AS (
-                 SELECT GREATEST(tat, clock_timestamp()) AS start
-                 FROM slack_rate_limit WHERE id = 1 FOR UPDATE
-             ), reserved AS (
-                 UPDATE slack_rate_limit
-                 SET tat = current.start + make_interval(secs => $1)
-                 FROM current
-                 WHERE id = 1 AND current.start <= clock_timestamp() + make_interval(secs => $2)
-                 RETURNING 1
-             )
-             SELECT GREATEST(EXTRACT(EPOCH FROM current.start - clock_timestamp()), 0)::float8,
-                    EXISTS (SELECT 1 FROM reserved)
-             FROM current",
-        )
-        .bind(self.interval.as_secs_f64())
-        .bind(max_wait.as_secs_f64())
-        .fetch_one(conn)
-        .await?;
-        let wait = Duration::from_secs_f64(wait_secs);
-        Ok(if reserved {
-            Slot::Reserved(wait)
-        } else {
-            Slot::Busy(
-                wait.saturating_sub(max_wait)
-                    .max(Duration::from_millis(100)),
-            )
-        })
+        let (wait_secs, reserved): (f64, bool) =
+            sqlx::query_as("SELECT wait_secs, reserved FROM reserve_slack_slot($1, $2)")
+                .bind(self.interval.as_secs_f64())
+                .bind(max_wait.as_secs_f64())
+                .fetch_one(conn)
+                .await?;
+        Ok(Slot::from_reservation(wait_secs, reserved, max_wait))
+    }
+
+    /// Seconds between two calls: what a slot reservation made elsewhere (a refresh takes
+    /// its slot in the statement that begins it) must ask for.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// Counts a call that cannot wait (`views.open` answers a user within 3 s): it takes

@@ -1,10 +1,11 @@
 //! `orders` queries.
 
+use serde::Deserialize;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-/// One line of a run's order list.
-#[derive(Debug, Clone, FromRow)]
+/// One line of a run's order list (also read as JSON: `begin_summary_refresh`).
+#[derive(Debug, Clone, FromRow, Deserialize)]
 pub struct OrderLine {
     pub user_id: String,
     pub drink_type: String,

@@ -1,8 +1,13 @@
 //! `coffee_runs` queries.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection, types::Json};
 use uuid::Uuid;
+
+use super::orders::OrderLine;
+use crate::slack::Slot;
 
 /// The columns the order flow and the root message need.
 #[derive(Debug, Clone, FromRow)]
@@ -25,22 +30,15 @@ macro_rules! run_columns {
     };
 }
 
-/// The advisory lock key of a run's turn, the run id being `$1`; a macro so queries stay
-/// `&'static str` literals and the lock and the unlock cannot disagree.
-macro_rules! summary_turn_key {
-    () => {
-        "hashtextextended('run-summary:' || $1::text, 0)"
-    };
-}
-
 /// A run's turn to redraw its root message.
 ///
 /// Refreshes of one run take turns, so an older render never lands after a newer one and
 /// two first posts never race. The turn is a session-level advisory lock on the connection
-/// this holds, taken by the same statement that claims the queued refresh: one round trip
-/// where a transaction-scoped lock took three (BEGIN, lock, COMMIT) and a second connection.
-/// The key is the one earlier releases locked per transaction, so replicas on either take
-/// turns with each other.
+/// this holds (key: the SQL function `summary_turn_key`, as every release has spelled it,
+/// so replicas of older releases take turns with this one). One statement takes the turn,
+/// claims the queued refresh, reads the run and its orders and reserves the Slack slot
+/// (`begin_summary_refresh`, migration `20261128000007`); one stores a first post's `ts`
+/// and gives the turn up (`end_summary_refresh`).
 ///
 /// A session lock outlives transactions, so a connection still holding it must never go
 /// back to the pool: [`SummaryTurn::end`] unlocks it, and a turn dropped without ending (an
@@ -48,44 +46,55 @@ macro_rules! summary_turn_key {
 pub struct SummaryTurn {
     conn: Option<PoolConnection<Postgres>>,
     run_id: Uuid,
-    /// The run as the claim left it, or `None` when it no longer exists.
-    pub run: Option<Run>,
+    /// What the claim found, or `None` when the run no longer exists.
+    pub claimed: Option<Claimed>,
+}
+
+/// A claimed refresh: the run as the claim left it, its orders and the Slack slot.
+#[derive(Debug)]
+pub struct Claimed {
+    pub run: Run,
+    pub lines: Vec<OrderLine>,
+    pub slot: Slot,
 }
 
 impl SummaryTurn {
-    /// Takes the turn and the queued refresh: clears the refresh mark and reads the run as
-    /// it is now (anything that changes the run after this queues a refresh of its own).
-    /// `None` when another refresh of this run holds the turn.
-    pub async fn take(pool: &PgPool, run_id: Uuid) -> Result<Option<Self>, sqlx::Error> {
+    /// Takes the turn and the queued refresh (anything that changes the run after this
+    /// queues a refresh of its own) and asks for a Slack slot `slot_interval` after the
+    /// last, within `max_wait`. `None` when another refresh of this run holds the turn.
+    pub async fn take(
+        pool: &PgPool,
+        run_id: Uuid,
+        slot_interval: Duration,
+        max_wait: Duration,
+    ) -> Result<Option<Self>, sqlx::Error> {
         let mut turn = Self {
             conn: Some(pool.acquire().await?),
             run_id,
-            run: None,
+            claimed: None,
         };
-        // MATERIALIZED: the lock function runs exactly once, however the plan uses it.
-        let row = sqlx::query(concat!(
-            "WITH turn AS MATERIALIZED (SELECT pg_try_advisory_lock(",
-            summary_turn_key!(),
-            ") AS taken
-             ), claimed AS (
-                 UPDATE coffee_runs SET summary_refresh_queued_at = NULL
-                 WHERE run_id = $1 AND (SELECT taken FROM turn)
-                 RETURNING ",
-            run_columns!(),
-            "
-             )
-             SELECT turn.taken, claimed.* FROM turn LEFT JOIN claimed ON true"
-        ))
-        .bind(run_id)
-        .fetch_one(turn.conn())
-        .await?;
+        let row = sqlx::query("SELECT * FROM begin_summary_refresh($1, $2, $3)")
+            .bind(run_id)
+            .bind(slot_interval.as_secs_f64())
+            .bind(max_wait.as_secs_f64())
+            .fetch_one(turn.conn())
+            .await?;
         if !row.try_get::<bool, _>("taken")? {
             // Nothing is held: the connection can go back to the pool as it is.
             turn.conn.take();
             return Ok(None);
         }
         if row.try_get::<Option<Uuid>, _>("run_id")?.is_some() {
-            turn.run = Some(Run::from_row(&row)?);
+            let Json(lines) = row.try_get::<Json<Vec<OrderLine>>, _>("lines")?;
+            turn.claimed = Some(Claimed {
+                run: Run::from_row(&row)?,
+                lines,
+                slot: Slot::from_reservation(
+                    row.try_get("slot_wait_secs")?,
+                    row.try_get("slot_reserved")?,
+                    max_wait,
+                ),
+            });
         }
         Ok(Some(turn))
     }
@@ -98,17 +107,24 @@ impl SummaryTurn {
     }
 
     /// Gives the turn up; the connection goes back to the pool.
-    pub async fn end(mut self) -> Result<(), sqlx::Error> {
-        sqlx::query(concat!(
-            "SELECT pg_advisory_unlock(",
-            summary_turn_key!(),
-            ")"
-        ))
-        .bind(self.run_id)
-        .execute(self.conn())
-        .await?;
+    pub async fn end(self) -> Result<(), sqlx::Error> {
+        self.end_with(None).await.map(|_| ())
+    }
+
+    /// Stores the `ts` of the run's first root message, unless one is stored already
+    /// (whether it was comes back), and gives the turn up in the same statement.
+    pub async fn end_posted(self, ts: &str) -> Result<bool, sqlx::Error> {
+        self.end_with(Some(ts)).await
+    }
+
+    async fn end_with(mut self, ts: Option<&str>) -> Result<bool, sqlx::Error> {
+        let stored = sqlx::query_scalar("SELECT end_summary_refresh($1, $2)")
+            .bind(self.run_id)
+            .bind(ts)
+            .fetch_one(self.conn())
+            .await?;
         self.conn.take();
-        Ok(())
+        Ok(stored)
     }
 }
 
@@ -129,22 +145,6 @@ pub async fn find(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, 
     .bind(run_id)
     .fetch_optional(conn)
     .await
-}
-
-/// Stores the root message's `ts` unless one is stored already.
-pub async fn set_thread_ts(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    ts: &str,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE coffee_runs SET thread_ts = $2 WHERE run_id = $1 AND thread_ts IS NULL",
-    )
-    .bind(run_id)
-    .bind(ts)
-    .execute(conn)
-    .await?;
-    Ok(updated.rows_affected() == 1)
 }
 
 /// The run, locked until the transaction ends.

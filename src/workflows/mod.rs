@@ -43,13 +43,19 @@ pub(crate) async fn summary_lines(
     Ok(orders::list_for_run(conn, run_id)
         .await?
         .into_iter()
-        .map(|o| SummaryLine {
-            user_id: o.user_id,
-            drink_type: o.drink_type,
-            size: o.size,
-            customizations: o.customizations,
-        })
+        .map(SummaryLine::from)
         .collect())
+}
+
+impl From<orders::OrderLine> for SummaryLine {
+    fn from(order: orders::OrderLine) -> Self {
+        Self {
+            user_id: order.user_id,
+            drink_type: order.drink_type,
+            size: order.size,
+            customizations: order.customizations,
+        }
+    }
 }
 
 fn scope(run: &Run) -> RunScope {

@@ -12,7 +12,17 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::{TestApp, database_url_of, spawn_app};
+use crate::helpers::{TestApp, database_url_of, spawn_app, spawn_app_tuned};
+
+/// Slots as the test app's pacer hands them out; how long a refresh may wait for one.
+const SLOT: Duration = Duration::from_millis(10);
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+async fn take(pool: &PgPool, run_id: Uuid) -> Option<SummaryTurn> {
+    SummaryTurn::take(pool, run_id, SLOT, MAX_WAIT)
+        .await
+        .unwrap()
+}
 
 async fn order(app: &TestApp, user: &str, channel: &str) {
     let response = app
@@ -134,17 +144,9 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
     let run_id = run_in(&app.pool, "C1").await;
     let mut probe = PgConnection::connect(&database_url_of(&app)).await.unwrap();
 
-    let turn = SummaryTurn::take(&app.pool, run_id)
-        .await
-        .unwrap()
-        .expect("the turn is free");
-    assert_eq!(turn.run.as_ref().map(|r| r.run_id), Some(run_id));
-    assert!(
-        SummaryTurn::take(&app.pool, run_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let turn = take(&app.pool, run_id).await.expect("the turn is free");
+    assert_eq!(turn.claimed.as_ref().map(|c| c.run.run_id), Some(run_id));
+    assert!(take(&app.pool, run_id).await.is_none());
     assert!(!try_lock(&mut probe, run_id).await, "held across sessions");
     turn.end().await.unwrap();
     assert!(try_lock(&mut probe, run_id).await, "ended: free at once");
@@ -152,7 +154,7 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
 
     // Dropped without ending (a failed or cancelled job): its connection is closed rather
     // than pooled with the lock still held.
-    let abandoned = SummaryTurn::take(&app.pool, run_id).await.unwrap();
+    let abandoned = take(&app.pool, run_id).await;
     assert!(abandoned.is_some());
     drop(abandoned);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -167,11 +169,110 @@ async fn a_turn_is_exclusive_until_ended_or_dropped() {
     assert_eq!(advisory_locks_held(&app.pool).await, 0);
 
     // A run that is gone: the turn is taken (and must be ended) but holds no run.
-    let gone = SummaryTurn::take(&app.pool, Uuid::new_v4())
+    let gone = take(&app.pool, Uuid::new_v4())
+        .await
+        .expect("nobody holds an unknown run's turn");
+    assert!(gone.claimed.is_none());
+    gone.end().await.unwrap();
+    assert_eq!(advisory_locks_held(&app.pool).await, 0);
+}
+
+#[tokio::test]
+async fn a_turn_claims_the_refresh_reads_the_orders_and_takes_a_slot_in_one_go() {
+    // The second order's refresh waits a minute, so this test's turn is the one to claim it.
+    let app = spawn_app_tuned(&[], |options| {
+        options.summary_refresh_delay = Duration::from_secs(60)
+    })
+    .await;
+    order(&app, "U1", "C1").await;
+    app.wait_for_jobs().await;
+    let run_id = run_in(&app.pool, "C1").await;
+    order(&app, "U2", "C1").await;
+    let queued = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT summary_refresh_queued_at IS NOT NULL FROM coffee_runs WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&app.pool)
         .await
         .unwrap()
-        .expect("nobody holds an unknown run's turn");
-    assert!(gone.run.is_none());
-    gone.end().await.unwrap();
+    };
+    assert!(queued().await, "the second order queued a refresh");
+    let tat = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "SELECT tat FROM slack_rate_limit WHERE id = 1",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let before = tat().await;
+
+    let turn = take(&app.pool, run_id).await.expect("the turn is free");
+    let claimed = turn.claimed.as_ref().expect("the run exists");
+    assert!(!queued().await, "the claim cleared the mark");
+    let users: Vec<&str> = claimed.lines.iter().map(|l| l.user_id.as_str()).collect();
+    assert_eq!(users, ["U1", "U2"], "both orders, oldest first");
+    assert_eq!(claimed.lines[0].drink_type, "Latte");
+    assert!(
+        matches!(claimed.slot, coffeebuddy::slack::Slot::Reserved(wait) if wait <= MAX_WAIT),
+        "{:?}",
+        claimed.slot
+    );
+    assert!(tat().await > before, "the slot is taken from the pacer");
+    let posted = claimed
+        .run
+        .thread_ts
+        .clone()
+        .expect("the first post is stored");
+    turn.end().await.unwrap();
+    assert_eq!(advisory_locks_held(&app.pool).await, 0);
+
+    // A first post's ts is stored as the turn ends, unless one is stored already.
+    let turn = take(&app.pool, run_id).await.unwrap();
+    assert!(!turn.end_posted("9999.0001").await.unwrap());
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT thread_ts FROM coffee_runs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, Some(posted));
+    sqlx::query("UPDATE coffee_runs SET thread_ts = NULL WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let turn = take(&app.pool, run_id).await.unwrap();
+    assert!(turn.end_posted("9999.0002").await.unwrap());
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT thread_ts FROM coffee_runs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.as_deref(), Some("9999.0002"));
+    assert_eq!(advisory_locks_held(&app.pool).await, 0);
+}
+
+#[tokio::test]
+async fn a_turn_whose_slot_is_too_far_away_says_how_long_to_wait() {
+    let app = spawn_app().await;
+    order(&app, "U1", "C1").await;
+    app.wait_for_jobs().await;
+    let run_id = run_in(&app.pool, "C1").await;
+    sqlx::query("UPDATE slack_rate_limit SET tat = clock_timestamp() + interval '30 seconds'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let turn = take(&app.pool, run_id).await.unwrap();
+    match turn.claimed.as_ref().map(|c| c.slot) {
+        Some(coffeebuddy::slack::Slot::Busy(retry)) => {
+            assert!(retry > Duration::from_secs(20) && retry <= Duration::from_secs(25))
+        }
+        other => panic!("expected a busy slot, got {other:?}"),
+    }
+    turn.end().await.unwrap();
     assert_eq!(advisory_locks_held(&app.pool).await, 0);
 }
