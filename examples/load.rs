@@ -84,6 +84,8 @@ struct Result_ {
     cpu_per_request: Duration,
     cpu_above_idle: Duration,
     rss_mib: f64,
+    /// Share of the machine's CPU time the hypervisor gave to other guests meanwhile.
+    stolen: f64,
 }
 
 /// What one phase measured on the client side.
@@ -143,6 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for kind in kinds {
         for offered in RATES.map(Some).into_iter().chain([None]) {
             let cpu_before = cpu_time(pid);
+            let machine_before = MachineTicks::now();
             let started = Instant::now();
             let phase = match offered {
                 Some(rate) => open_loop(&http, &base, kind, rate, &mut sequence).await,
@@ -157,7 +160,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             settle(&mut db).await?;
             let cpu = cpu_time(pid).saturating_sub(cpu_before);
             let idle = Duration::from_secs_f64(idle_cpu * started.elapsed().as_secs_f64());
-            results.push(summarize(kind, offered, phase, cpu, idle, rss));
+            let stolen = MachineTicks::now().stolen_since(&machine_before);
+            let mut result = summarize(kind, offered, phase, cpu, idle, rss);
+            result.stolen = stolen;
+            results.push(result);
         }
     }
     Command::new("kill")
@@ -176,12 +182,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PHASE.as_secs()
     );
     println!(
-        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | sent late p99 | server CPU / request | above idle | RSS MiB |"
+        "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | sent late p99 | server CPU / request | above idle | RSS MiB | CPU stolen |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &results {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {} | {:.3} ms | {:.3} ms | {:.1} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {} | {:.3} ms | {:.3} ms | {:.1} | {:.0} % |",
             r.kind.label(),
             r.offered
                 .map_or("saturation".to_owned(), |o| format!("{o}/s")),
@@ -195,7 +201,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map_or("–".to_owned(), |d| format!("{:.2} ms", ms(d))),
             ms(r.cpu_per_request),
             ms(r.cpu_above_idle),
-            r.rss_mib
+            r.rss_mib,
+            r.stolen * 100.0
         );
     }
     Ok(())
@@ -351,6 +358,7 @@ fn summarize(
         cpu_per_request: cpu / done.max(1) as u32,
         cpu_above_idle: cpu.saturating_sub(idle) / done.max(1) as u32,
         rss_mib,
+        stolen: 0.0,
     }
 }
 
@@ -572,6 +580,38 @@ fn cpu_time(pid: u32) -> Duration {
         .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     Duration::from_nanos(nanos)
+}
+
+/// The machine's CPU time in clock ticks, all CPUs (`/proc/stat`): in total and stolen by
+/// the hypervisor for other guests. This VM's speed varies by the hour; steal is the part
+/// of that the guest can see, and it shows when a phase ran on a crowded host.
+struct MachineTicks {
+    total: u64,
+    steal: u64,
+}
+
+impl MachineTicks {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        Self {
+            // user nice system idle iowait irq softirq steal (guest time is inside user)
+            total: ticks.iter().take(8).sum(),
+            steal: ticks.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    fn stolen_since(&self, before: &Self) -> f64 {
+        let total = self.total.saturating_sub(before.total);
+        self.steal.saturating_sub(before.steal) as f64 / total.max(1) as f64
+    }
 }
 
 fn rss_mib(pid: u32) -> f64 {
