@@ -31,6 +31,21 @@ async fn order(app: &TestApp, user: &str, channel: &str) {
     assert_eq!(response.status(), 200);
 }
 
+/// U1's order starts a run in C1; returns it once its root message is posted.
+async fn first_run(app: &TestApp) -> Uuid {
+    order(app, "U1", "C1").await;
+    app.wait_for_jobs().await;
+    run_in(&app.pool, "C1").await
+}
+
+async fn thread_ts(pool: &PgPool, run_id: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT thread_ts FROM coffee_runs WHERE run_id = $1")
+        .bind(run_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 async fn run_in(pool: &PgPool, channel: &str) -> Uuid {
     sqlx::query_scalar("SELECT run_id FROM coffee_runs WHERE channel_id = $1")
         .bind(channel)
@@ -80,9 +95,7 @@ fn texts(renders: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn a_refresh_waits_while_another_holds_the_runs_turn() {
     let app = spawn_app().await;
-    order(&app, "U1", "C1").await;
-    app.wait_for_jobs().await;
-    let run_id = run_in(&app.pool, "C1").await;
+    let run_id = first_run(&app).await;
 
     // The turn taken the way the previous release took it: a transaction-scoped lock.
     let mut other = PgConnection::connect(&database_url_of(&app)).await.unwrap();
@@ -139,9 +152,7 @@ async fn a_failed_redraw_gives_its_turn_up_for_the_retry() {
 #[tokio::test]
 async fn a_turn_is_exclusive_until_ended_or_dropped() {
     let app = spawn_app().await;
-    order(&app, "U1", "C1").await;
-    app.wait_for_jobs().await;
-    let run_id = run_in(&app.pool, "C1").await;
+    let run_id = first_run(&app).await;
     let mut probe = PgConnection::connect(&database_url_of(&app)).await.unwrap();
 
     let turn = take(&app.pool, run_id).await.expect("the turn is free");
@@ -184,9 +195,7 @@ async fn a_turn_claims_the_refresh_reads_the_orders_and_takes_a_slot_in_one_go()
         options.summary_refresh_delay = Duration::from_secs(60)
     })
     .await;
-    order(&app, "U1", "C1").await;
-    app.wait_for_jobs().await;
-    let run_id = run_in(&app.pool, "C1").await;
+    let run_id = first_run(&app).await;
     order(&app, "U2", "C1").await;
     let queued = || async {
         sqlx::query_scalar::<_, bool>(
@@ -231,13 +240,7 @@ async fn a_turn_claims_the_refresh_reads_the_orders_and_takes_a_slot_in_one_go()
     // A first post's ts is stored as the turn ends, unless one is stored already.
     let turn = take(&app.pool, run_id).await.unwrap();
     assert!(!turn.end_posted("9999.0001").await.unwrap());
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT thread_ts FROM coffee_runs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(stored, Some(posted));
+    assert_eq!(thread_ts(&app.pool, run_id).await, Some(posted));
     sqlx::query("UPDATE coffee_runs SET thread_ts = NULL WHERE run_id = $1")
         .bind(run_id)
         .execute(&app.pool)
@@ -245,22 +248,17 @@ async fn a_turn_claims_the_refresh_reads_the_orders_and_takes_a_slot_in_one_go()
         .unwrap();
     let turn = take(&app.pool, run_id).await.unwrap();
     assert!(turn.end_posted("9999.0002").await.unwrap());
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT thread_ts FROM coffee_runs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(stored.as_deref(), Some("9999.0002"));
+    assert_eq!(
+        thread_ts(&app.pool, run_id).await.as_deref(),
+        Some("9999.0002")
+    );
     assert_eq!(advisory_locks_held(&app.pool).await, 0);
 }
 
 #[tokio::test]
 async fn a_turn_whose_slot_is_too_far_away_says_how_long_to_wait() {
     let app = spawn_app().await;
-    order(&app, "U1", "C1").await;
-    app.wait_for_jobs().await;
-    let run_id = run_in(&app.pool, "C1").await;
+    let run_id = first_run(&app).await;
     sqlx::query("UPDATE slack_rate_limit SET tat = clock_timestamp() + interval '30 seconds'")
         .execute(&app.pool)
         .await
