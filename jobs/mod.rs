@@ -68,8 +68,9 @@ pub struct Batch {
 impl Batch {
     /// Adds `job`, to run after `delay`.
     pub fn push<J: Job>(&mut self, job: &J, delay: Option<Duration>) -> Result<(), sqlx::Error> {
+        let job = serde_json::to_value(row(job)).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         self.jobs.push(serde_json::json!({
-            "job": row(job)?,
+            "job": job,
             "id": new_id(),
             "delay_secs": delay.unwrap_or_default().as_secs_f64(),
         }));
@@ -95,14 +96,35 @@ impl Batch {
 
 /// The job as the `enqueue_job` SQL function takes it (migration
 /// `20261125000003`): the one place a job row is written, here and by `place_order`.
-/// Adding `"announce": false` skips apalis' NOTIFY (migration `20261126000005`).
-pub fn row<J: Job>(job: &J) -> Result<serde_json::Value, sqlx::Error> {
-    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    Ok(serde_json::json!({
-        "queue": J::QUEUE,
-        "max_attempts": J::MAX_ATTEMPTS,
-        "payload": payload,
-    }))
+#[derive(Debug, Serialize)]
+pub struct JobRow<'a, J> {
+    queue: &'static str,
+    max_attempts: usize,
+    payload: &'a J,
+    /// `false` skips apalis' NOTIFY (migration `20261126000005`); absent means announce.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
+}
+
+impl<J> JobRow<'_, J> {
+    /// Leaves the job to a worker's poll instead of announcing it.
+    pub fn unannounced(self) -> Self {
+        Self {
+            announce: Some(false),
+            ..self
+        }
+    }
+}
+
+/// `job` as `enqueue_job` takes it; bind it as `Json(row)`, which serializes it straight
+/// into the statement's parameter.
+pub fn row<J: Job>(job: &J) -> JobRow<'_, J> {
+    JobRow {
+        queue: J::QUEUE,
+        max_attempts: J::MAX_ATTEMPTS,
+        payload: job,
+        announce: None,
+    }
 }
 
 /// A fresh job id: apalis reads `apalis.jobs.id` back as a ULID.
@@ -304,5 +326,32 @@ async fn release_fetched(pool: &PgPool, worker_name: &str) {
         Err(err) => {
             tracing::warn!(worker = worker_name, error = %err, "could not return fetched jobs; orphan recovery will")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::{AssignRunner, Job, row};
+
+    #[test]
+    fn a_job_row_names_its_queue_and_attempts_and_announces_unless_told_not_to() {
+        let job = AssignRunner {
+            run_id: Uuid::new_v4(),
+        };
+        let expected = json!({
+            "queue": "assign-runner",
+            "max_attempts": AssignRunner::MAX_ATTEMPTS,
+            "payload": {"run_id": job.run_id},
+        });
+        assert_eq!(serde_json::to_value(row(&job)).unwrap(), expected);
+        let mut quiet = expected;
+        quiet["announce"] = false.into();
+        assert_eq!(
+            serde_json::to_value(row(&job).unannounced()).unwrap(),
+            quiet
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! outbox row, so the two can never disagree.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::OrderInput;
@@ -74,6 +74,39 @@ pub struct RunScope {
     pub channel_id: String,
 }
 
+/// An event type's own fields (CONTRACT's "extra fields"), written beside the common ones.
+/// Typed rather than a `serde_json::Value` tree: an order serializes two events and their
+/// trees were a measurable share of the service's CPU (issue 7).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum EventFields {
+    RunCreated {
+        initiator_user_id: String,
+    },
+    OrderPlaced {
+        user_id: String,
+        order_id: Uuid,
+        drink_type: &'static str,
+        size: &'static str,
+        customizations: Option<String>,
+    },
+    RunnerAssigned {
+        runner_user_id: String,
+        volunteered: bool,
+    },
+    /// `coffee.run.completed` and `reminder_sent`.
+    Runner {
+        runner_user_id: String,
+    },
+    RunCancelled {
+        cancelled_by_user_id: String,
+    },
+    /// The run controls: `runner_volunteered`, `orders_closed`, `runner_opted_out`.
+    RunControl {
+        user_id: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct DomainEvent {
     pub event_id: Uuid,
@@ -82,16 +115,31 @@ pub struct DomainEvent {
     pub timestamp: DateTime<Utc>,
     /// Who caused it; the audit row's `user_id`.
     pub actor_user_id: Option<String>,
-    /// The event type's own fields (CONTRACT's "extra fields").
-    pub extra: Map<String, Value>,
+    pub extra: EventFields,
+}
+
+/// The Kafka value and the audit payload:
+/// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …extra}`.
+#[derive(Debug, Serialize)]
+pub struct EventPayload<'a> {
+    event_id: Uuid,
+    event_type: &'static str,
+    run_id: Uuid,
+    workspace_id: &'a str,
+    channel_id: &'a str,
+    /// RFC 3339 in UTC with milliseconds, as CONTRACT shows it.
+    #[serde(serialize_with = "millis")]
+    timestamp: DateTime<Utc>,
+    #[serde(flatten)]
+    extra: &'a EventFields,
+}
+
+fn millis<S: serde::Serializer>(at: &DateTime<Utc>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 impl DomainEvent {
-    fn new(kind: EventKind, scope: &RunScope, actor: &str, extra: Value) -> Self {
-        let extra = match extra {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
+    fn new(kind: EventKind, scope: &RunScope, actor: &str, extra: EventFields) -> Self {
         Self {
             event_id: Uuid::new_v4(),
             kind,
@@ -103,12 +151,10 @@ impl DomainEvent {
     }
 
     pub fn run_created(scope: &RunScope, initiator_user_id: &str) -> Self {
-        Self::new(
-            EventKind::RunCreated,
-            scope,
-            initiator_user_id,
-            json!({ "initiator_user_id": initiator_user_id }),
-        )
+        let extra = EventFields::RunCreated {
+            initiator_user_id: initiator_user_id.to_owned(),
+        };
+        Self::new(EventKind::RunCreated, scope, initiator_user_id, extra)
     }
 
     pub fn order_placed(
@@ -117,78 +163,64 @@ impl DomainEvent {
         order_id: Uuid,
         order: &OrderInput,
     ) -> Self {
-        Self::new(
-            EventKind::OrderPlaced,
-            scope,
-            user_id,
-            json!({
-                "user_id": user_id,
-                "order_id": order_id,
-                "drink_type": order.drink_type.as_str(),
-                "size": order.size.as_str(),
-                "customizations": order.customizations.as_ref().map(|c| c.as_str()),
-            }),
-        )
+        let extra = EventFields::OrderPlaced {
+            user_id: user_id.to_owned(),
+            order_id,
+            drink_type: order.drink_type.as_str(),
+            size: order.size.as_str(),
+            customizations: order.customizations.as_ref().map(|c| c.as_str().to_owned()),
+        };
+        Self::new(EventKind::OrderPlaced, scope, user_id, extra)
     }
 
     pub fn runner_assigned(scope: &RunScope, runner_user_id: &str, volunteered: bool) -> Self {
-        Self::new(
-            EventKind::RunnerAssigned,
-            scope,
-            runner_user_id,
-            json!({ "runner_user_id": runner_user_id, "volunteered": volunteered }),
-        )
+        let extra = EventFields::RunnerAssigned {
+            runner_user_id: runner_user_id.to_owned(),
+            volunteered,
+        };
+        Self::new(EventKind::RunnerAssigned, scope, runner_user_id, extra)
     }
 
     pub fn run_completed(scope: &RunScope, runner_user_id: &str) -> Self {
-        Self::new(
-            EventKind::RunCompleted,
-            scope,
-            runner_user_id,
-            json!({ "runner_user_id": runner_user_id }),
-        )
+        let extra = EventFields::Runner {
+            runner_user_id: runner_user_id.to_owned(),
+        };
+        Self::new(EventKind::RunCompleted, scope, runner_user_id, extra)
     }
 
     pub fn run_cancelled(scope: &RunScope, cancelled_by_user_id: &str) -> Self {
-        Self::new(
-            EventKind::RunCancelled,
-            scope,
-            cancelled_by_user_id,
-            json!({ "cancelled_by_user_id": cancelled_by_user_id }),
-        )
+        let extra = EventFields::RunCancelled {
+            cancelled_by_user_id: cancelled_by_user_id.to_owned(),
+        };
+        Self::new(EventKind::RunCancelled, scope, cancelled_by_user_id, extra)
     }
 
     pub fn reminder_sent(scope: &RunScope, runner_user_id: &str) -> Self {
-        Self::new(
-            EventKind::ReminderSent,
-            scope,
-            runner_user_id,
-            json!({ "runner_user_id": runner_user_id }),
-        )
+        let extra = EventFields::Runner {
+            runner_user_id: runner_user_id.to_owned(),
+        };
+        Self::new(EventKind::ReminderSent, scope, runner_user_id, extra)
     }
 
     /// One of the run controls (`Volunteered`, `OrdersClosed`, `OptedOut`) by `user_id`.
     pub fn run_control(kind: EventKind, scope: &RunScope, user_id: &str) -> Self {
-        Self::new(kind, scope, user_id, json!({ "user_id": user_id }))
+        let extra = EventFields::RunControl {
+            user_id: user_id.to_owned(),
+        };
+        Self::new(kind, scope, user_id, extra)
     }
 
-    /// The Kafka value and the audit payload:
-    /// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …extra}`.
-    pub fn payload(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("event_id".into(), json!(self.event_id));
-        map.insert("event_type".into(), json!(self.kind.event_type()));
-        map.insert("run_id".into(), json!(self.scope.run_id));
-        map.insert("workspace_id".into(), json!(self.scope.workspace_id));
-        map.insert("channel_id".into(), json!(self.scope.channel_id));
-        map.insert(
-            "timestamp".into(),
-            json!(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        );
-        for (key, value) in &self.extra {
-            map.insert(key.clone(), value.clone());
+    /// The Kafka value and the audit payload, serialized where it is written.
+    pub fn payload(&self) -> EventPayload<'_> {
+        EventPayload {
+            event_id: self.event_id,
+            event_type: self.kind.event_type(),
+            run_id: self.scope.run_id,
+            workspace_id: &self.scope.workspace_id,
+            channel_id: &self.scope.channel_id,
+            timestamp: self.timestamp,
+            extra: &self.extra,
         }
-        Value::Object(map)
     }
 }
 
@@ -196,6 +228,7 @@ impl DomainEvent {
 mod tests {
     use super::*;
     use crate::domain::OrderInput;
+    use serde_json::json;
 
     #[test]
     fn order_placed_carries_the_contract_fields() {
@@ -207,7 +240,7 @@ mod tests {
         let order = OrderInput::parse(Some("Latte"), Some("Large"), Some("oat milk")).unwrap();
         let order_id = Uuid::new_v4();
         let event = DomainEvent::order_placed(&scope, "U1", order_id, &order);
-        let payload = event.payload();
+        let payload = serde_json::to_value(event.payload()).unwrap();
         assert_eq!(payload["event_type"], "coffee.order.placed");
         assert_eq!(payload["run_id"], json!(scope.run_id));
         assert_eq!(payload["workspace_id"], "T1");

@@ -4,7 +4,7 @@ mod events;
 pub mod fairness;
 mod order;
 
-pub use events::{DomainEvent, EventKind, RunScope};
+pub use events::{DomainEvent, EventFields, EventKind, EventPayload, RunScope};
 pub use order::{
     Customizations, DrinkType, OrderField, OrderInput, OrderInputError, Size, describe_order,
 };

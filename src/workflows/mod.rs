@@ -11,7 +11,7 @@ pub mod run_controls;
 
 pub use rules::RunRules;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use crate::{
@@ -24,10 +24,10 @@ use crate::{
 /// Has the run's root message redrawn, unless a refresh is queued already (it will read
 /// this transaction's change: it takes the run's row lock before it reads).
 async fn refresh_root_message(conn: &mut PgConnection, run_id: Uuid) -> Result<(), sqlx::Error> {
-    let job = jobs::row(&SlackMessage::RunSummary { run_id })?;
+    let job = SlackMessage::RunSummary { run_id };
     // One round trip: the job row is written only when this call set the mark.
     sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
-        .bind(job)
+        .bind(Json(jobs::row(&job)))
         .bind(jobs::new_id())
         .bind(run_id)
         .execute(conn)

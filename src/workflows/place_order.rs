@@ -1,6 +1,6 @@
 //! Order submission (REQ-006, REQ-013, CONTRACT "Order submission").
 
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::RunRules;
@@ -80,12 +80,8 @@ pub async fn place_order(
     let user = request.user_id.as_str();
     let run_created = DomainEvent::run_created(&scope, user);
     let order_placed = DomainEvent::order_placed(&scope, user, new_order_id, &request.order);
-    let mut summary_job = jobs::row(&SlackMessage::RunSummary { run_id: new_run_id })?;
-    let assign_job = jobs::row(&AssignRunner { run_id: new_run_id })?;
-    // A new run's first post waits for a worker's poll (at most a second) instead of being
-    // announced: announcing serializes the commits of every order that starts a run
-    // (migration `20261126000005`).
-    summary_job["announce"] = false.into();
+    let summary_job = SlackMessage::RunSummary { run_id: new_run_id };
+    let assign_job = AssignRunner { run_id: new_run_id };
     let order = &request.order;
 
     let placed: PlacedRow = sqlx::query_as(
@@ -103,10 +99,13 @@ pub async fn place_order(
     .bind(request.run_id)
     .bind(new_run_id)
     .bind(new_order_id)
-    .bind(events::row(&run_created))
-    .bind(events::row(&order_placed))
-    .bind(summary_job)
-    .bind(assign_job)
+    .bind(Json(events::row(&run_created)))
+    .bind(Json(events::row(&order_placed)))
+    // A new run's first post waits for a worker's poll (at most a second) instead of being
+    // announced: announcing serializes the commits of every order that starts a run
+    // (migration `20261126000005`).
+    .bind(Json(jobs::row(&summary_job).unannounced()))
+    .bind(Json(jobs::row(&assign_job)))
     .bind(rules.summary_refresh_delay.as_secs_f64())
     .bind(rules.assign_window.as_secs_f64())
     .bind(i32::try_from(rules.assign_max_orders).unwrap_or(i32::MAX))
