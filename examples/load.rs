@@ -11,6 +11,10 @@
 //! read once the jobs the phase caused are done and again less what the idle service
 //! burns over the same time, and its RSS idle and under load.
 //!
+//! The service runs one tokio worker thread, as it does when deployed: the chart limits an
+//! api pod to one CPU and tokio sizes its runtime from that quota. `BENCH_WORKER_THREADS=2`
+//! (or any count) runs it otherwise.
+//!
 //! `BENCH_ONLY=order` (or `history`, `coffee`) runs one request kind's phases, for profiling.
 //! `BENCH_TRACE=<dir>` writes each open-loop phase's latencies in send order to
 //! `<dir>/<kind>-<rate>.csv`, to see whether a p99 comes from a stall or from spread.
@@ -113,7 +117,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut service = start_service(&server, &slack, port)?;
+    let workers = std::env::var("BENCH_WORKER_THREADS").unwrap_or_else(|_| "1".into());
+    let mut service = start_service(&server, &slack, port, &workers)?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -178,7 +183,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("{reference}");
     println!(
-        "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients.\n",
+        "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients; \
+         service on {workers} tokio worker thread(s).\n",
         PHASE.as_secs()
     );
     println!(
@@ -449,7 +455,7 @@ async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool 
     }
 }
 
-fn start_service(server: &str, slack: &str, port: u16) -> std::io::Result<Child> {
+fn start_service(server: &str, slack: &str, port: u16, workers: &str) -> std::io::Result<Child> {
     let binary = std::env::current_exe()?
         .parent()
         .and_then(|d| d.parent())
@@ -466,6 +472,8 @@ fn start_service(server: &str, slack: &str, port: u16) -> std::io::Result<Child>
         .env("ASSIGN_MAX_ORDERS", "1000")
         .env("ASSIGN_WINDOW_SECS", "86400")
         .env("RUST_LOG", "warn")
+        // What tokio reads first; without it, it takes the CPUs this process may use.
+        .env("TOKIO_WORKER_THREADS", workers)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
