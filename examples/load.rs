@@ -104,6 +104,12 @@ struct Phase {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let workers = match std::env::var("BENCH_WORKER_THREADS") {
+        Ok(count) => count
+            .parse::<std::num::NonZeroUsize>()
+            .map_err(|e| format!("BENCH_WORKER_THREADS={count:?}: {e}"))?,
+        Err(_) => std::num::NonZeroUsize::MIN,
+    };
     let server = std::env::var("BENCH_DATABASE_SERVER")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let mut admin = format!("{server}/postgres")
@@ -117,8 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let workers = std::env::var("BENCH_WORKER_THREADS").unwrap_or_else(|_| "1".into());
-    let mut service = start_service(&server, &slack, port, &workers)?;
+    let mut service = start_service(&server, &slack, port, workers)?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -455,7 +460,12 @@ async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool 
     }
 }
 
-fn start_service(server: &str, slack: &str, port: u16, workers: &str) -> std::io::Result<Child> {
+fn start_service(
+    server: &str,
+    slack: &str,
+    port: u16,
+    workers: std::num::NonZeroUsize,
+) -> std::io::Result<Child> {
     let binary = std::env::current_exe()?
         .parent()
         .and_then(|d| d.parent())
@@ -473,7 +483,7 @@ fn start_service(server: &str, slack: &str, port: u16, workers: &str) -> std::io
         .env("ASSIGN_WINDOW_SECS", "86400")
         .env("RUST_LOG", "warn")
         // What tokio reads first; without it, it takes the CPUs this process may use.
-        .env("TOKIO_WORKER_THREADS", workers)
+        .env("TOKIO_WORKER_THREADS", workers.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -68,6 +68,8 @@ pub struct Batch {
 impl Batch {
     /// Adds `job`, to run after `delay`.
     pub fn push<J: Job>(&mut self, job: &J, delay: Option<Duration>) -> Result<(), sqlx::Error> {
+        // A batch mixes job types in one array parameter, so each row becomes a `Value`
+        // here; batches come from assignments, not from the order path.
         let job = serde_json::to_value(row(job)).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         self.jobs.push(serde_json::json!({
             "job": job,
@@ -108,6 +110,7 @@ pub struct JobRow<'a, J> {
 
 impl<J> JobRow<'_, J> {
     /// Leaves the job to a worker's poll instead of announcing it.
+    #[must_use]
     pub fn unannounced(self) -> Self {
         Self {
             announce: Some(false),
@@ -118,6 +121,7 @@ impl<J> JobRow<'_, J> {
 
 /// `job` as `enqueue_job` takes it; bind it as `Json(row)`, which serializes it straight
 /// into the statement's parameter.
+#[must_use]
 pub fn row<J: Job>(job: &J) -> JobRow<'_, J> {
     JobRow {
         queue: J::QUEUE,

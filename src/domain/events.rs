@@ -94,8 +94,8 @@ pub enum EventFields {
         runner_user_id: String,
         volunteered: bool,
     },
-    /// `coffee.run.completed` and `reminder_sent`.
-    Runner {
+    /// `RunCompleted` and `ReminderSent`.
+    RunnerOnly {
         runner_user_id: String,
     },
     RunCancelled {
@@ -115,11 +115,12 @@ pub struct DomainEvent {
     pub timestamp: DateTime<Utc>,
     /// Who caused it; the audit row's `user_id`.
     pub actor_user_id: Option<String>,
-    pub extra: EventFields,
+    /// The event type's own fields.
+    pub fields: EventFields,
 }
 
 /// The Kafka value and the audit payload:
-/// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …extra}`.
+/// `{event_id, event_type, run_id, workspace_id, channel_id, timestamp, …fields}`.
 #[derive(Debug, Serialize)]
 pub struct EventPayload<'a> {
     event_id: Uuid,
@@ -128,33 +129,33 @@ pub struct EventPayload<'a> {
     workspace_id: &'a str,
     channel_id: &'a str,
     /// RFC 3339 in UTC with milliseconds, as CONTRACT shows it.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "rfc3339_millis")]
     timestamp: DateTime<Utc>,
     #[serde(flatten)]
-    extra: &'a EventFields,
+    fields: &'a EventFields,
 }
 
-fn millis<S: serde::Serializer>(at: &DateTime<Utc>, out: S) -> Result<S::Ok, S::Error> {
+fn rfc3339_millis<S: serde::Serializer>(at: &DateTime<Utc>, out: S) -> Result<S::Ok, S::Error> {
     out.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 impl DomainEvent {
-    fn new(kind: EventKind, scope: &RunScope, actor: &str, extra: EventFields) -> Self {
+    fn new(kind: EventKind, scope: &RunScope, actor: &str, fields: EventFields) -> Self {
         Self {
             event_id: Uuid::new_v4(),
             kind,
             scope: scope.clone(),
             timestamp: Utc::now(),
             actor_user_id: Some(actor.to_owned()),
-            extra,
+            fields,
         }
     }
 
     pub fn run_created(scope: &RunScope, initiator_user_id: &str) -> Self {
-        let extra = EventFields::RunCreated {
+        let fields = EventFields::RunCreated {
             initiator_user_id: initiator_user_id.to_owned(),
         };
-        Self::new(EventKind::RunCreated, scope, initiator_user_id, extra)
+        Self::new(EventKind::RunCreated, scope, initiator_user_id, fields)
     }
 
     pub fn order_placed(
@@ -163,51 +164,51 @@ impl DomainEvent {
         order_id: Uuid,
         order: &OrderInput,
     ) -> Self {
-        let extra = EventFields::OrderPlaced {
+        let fields = EventFields::OrderPlaced {
             user_id: user_id.to_owned(),
             order_id,
             drink_type: order.drink_type.as_str(),
             size: order.size.as_str(),
             customizations: order.customizations.as_ref().map(|c| c.as_str().to_owned()),
         };
-        Self::new(EventKind::OrderPlaced, scope, user_id, extra)
+        Self::new(EventKind::OrderPlaced, scope, user_id, fields)
     }
 
     pub fn runner_assigned(scope: &RunScope, runner_user_id: &str, volunteered: bool) -> Self {
-        let extra = EventFields::RunnerAssigned {
+        let fields = EventFields::RunnerAssigned {
             runner_user_id: runner_user_id.to_owned(),
             volunteered,
         };
-        Self::new(EventKind::RunnerAssigned, scope, runner_user_id, extra)
+        Self::new(EventKind::RunnerAssigned, scope, runner_user_id, fields)
     }
 
     pub fn run_completed(scope: &RunScope, runner_user_id: &str) -> Self {
-        let extra = EventFields::Runner {
+        let fields = EventFields::RunnerOnly {
             runner_user_id: runner_user_id.to_owned(),
         };
-        Self::new(EventKind::RunCompleted, scope, runner_user_id, extra)
+        Self::new(EventKind::RunCompleted, scope, runner_user_id, fields)
     }
 
     pub fn run_cancelled(scope: &RunScope, cancelled_by_user_id: &str) -> Self {
-        let extra = EventFields::RunCancelled {
+        let fields = EventFields::RunCancelled {
             cancelled_by_user_id: cancelled_by_user_id.to_owned(),
         };
-        Self::new(EventKind::RunCancelled, scope, cancelled_by_user_id, extra)
+        Self::new(EventKind::RunCancelled, scope, cancelled_by_user_id, fields)
     }
 
     pub fn reminder_sent(scope: &RunScope, runner_user_id: &str) -> Self {
-        let extra = EventFields::Runner {
+        let fields = EventFields::RunnerOnly {
             runner_user_id: runner_user_id.to_owned(),
         };
-        Self::new(EventKind::ReminderSent, scope, runner_user_id, extra)
+        Self::new(EventKind::ReminderSent, scope, runner_user_id, fields)
     }
 
     /// One of the run controls (`Volunteered`, `OrdersClosed`, `OptedOut`) by `user_id`.
     pub fn run_control(kind: EventKind, scope: &RunScope, user_id: &str) -> Self {
-        let extra = EventFields::RunControl {
+        let fields = EventFields::RunControl {
             user_id: user_id.to_owned(),
         };
-        Self::new(kind, scope, user_id, extra)
+        Self::new(kind, scope, user_id, fields)
     }
 
     /// The Kafka value and the audit payload, serialized where it is written.
@@ -219,7 +220,7 @@ impl DomainEvent {
             workspace_id: &self.scope.workspace_id,
             channel_id: &self.scope.channel_id,
             timestamp: self.timestamp,
-            extra: &self.extra,
+            fields: &self.fields,
         }
     }
 }
@@ -253,6 +254,22 @@ mod tests {
         assert!(payload["timestamp"].as_str().unwrap().ends_with('Z'));
         assert_eq!(event.kind.topic(), Some("coffee.orders"));
         assert_eq!(event.kind.audit_type(), "order_placed");
+    }
+
+    #[test]
+    fn an_order_without_customizations_says_null() {
+        let scope = RunScope {
+            run_id: Uuid::new_v4(),
+            workspace_id: "T1".into(),
+            channel_id: "C1".into(),
+        };
+        let order = OrderInput::parse(Some("Mocha"), Some("Small"), None).unwrap();
+        let event = DomainEvent::order_placed(&scope, "U1", Uuid::new_v4(), &order);
+        let payload = serde_json::to_value(event.payload()).unwrap();
+        assert_eq!(
+            payload.get("customizations"),
+            Some(&serde_json::Value::Null)
+        );
     }
 }
 

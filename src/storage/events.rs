@@ -19,7 +19,7 @@ pub async fn record(conn: &mut PgConnection, event: &DomainEvent) -> Result<(), 
 
 /// An event as `record_event` takes it: the payload plus where the audit and outbox rows
 /// need their columns from.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct EventRow<'a> {
     event_id: Uuid,
     audit_type: &'static str,
