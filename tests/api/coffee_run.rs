@@ -331,6 +331,89 @@ async fn history_lists_the_users_last_runs_newest_first() {
     );
 }
 
+/// Adds a run in `channel`, `hours_ago` hours back, with one order from each of `orderers`.
+async fn run_with(
+    app: &TestApp,
+    channel: &str,
+    initiator: &str,
+    runner: Option<&str>,
+    orderers: &[&str],
+    hours_ago: i32,
+) {
+    for user in [initiator].iter().chain(runner.iter()).chain(orderers) {
+        sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(user)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "WITH run AS (
+             INSERT INTO coffee_runs (workspace_id, channel_id, initiator_user_id, runner_user_id,
+                                      status, created_at)
+             VALUES ($1, $2, $3, $4, 'completed', NOW() - make_interval(hours => $6))
+             RETURNING run_id, created_at
+         )
+         INSERT INTO orders (run_id, user_id, drink_type, size, created_at)
+         SELECT run_id, orderer, 'Latte', 'Small', created_at FROM run, unnest($5::text[]) AS orderer",
+    )
+    .bind(WORKSPACE)
+    .bind(channel)
+    .bind(initiator)
+    .bind(runner)
+    .bind(orderers)
+    .bind(hours_ago)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn history_finds_runs_by_each_role_and_keeps_the_newest_ten() {
+    let app = spawn_app_with(&[]).await;
+    // Twelve runs U1 ordered in, a day apart; older than the two below.
+    for day in 1..=12 {
+        run_with(
+            &app,
+            &format!("C_ORDER{day}"),
+            "U1",
+            Some("U2"),
+            &["U1", "U2"],
+            day * 24,
+        )
+        .await;
+    }
+    // U1 ran this one without ordering, and started that one without ordering.
+    run_with(&app, "C_RAN", "U2", Some("U1"), &["U2", "U3", "U4"], 2).await;
+    run_with(&app, "C_STARTED", "U1", None, &["U3"], 1).await;
+    // The newest run is someone else's.
+    run_with(&app, "C_OTHERS", "U2", Some("U3"), &["U2", "U3"], 0).await;
+
+    let response = app.slash_command("/coffee-history", "", "U1", "C9").await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["text"], "Your last 10 coffee runs");
+    let lines: Vec<String> = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|b| b["text"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    let channels: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split("in <#").nth(1).unwrap().split('>').next().unwrap())
+        .collect();
+    let expected: Vec<String> = ["C_STARTED", "C_RAN"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((1..=8).map(|day| format!("C_ORDER{day}")))
+        .collect();
+    assert_eq!(channels, expected, "{lines:?}");
+    assert!(lines[0].contains("no runner yet, 1 order"), "{lines:?}");
+    assert!(lines[1].contains("runner <@U1>, 3 orders"), "{lines:?}");
+    assert!(lines[2].contains("runner <@U2>, 2 orders"), "{lines:?}");
+}
+
 #[tokio::test]
 async fn run_controls_volunteer_close_and_opt_out() {
     let app = spawn_app_with(&["--assign-max-orders", "50"]).await;
