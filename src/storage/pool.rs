@@ -94,13 +94,14 @@ pub fn connect_options(
     Ok(options.log_statements(tracing::log::LevelFilter::Debug))
 }
 
-/// Applies CoffeeBuddy's migrations, then the job queue's (its own `apalis` schema).
+/// Applies the job queue's migrations (its own `apalis` schema), then CoffeeBuddy's, which
+/// may build on apalis' tables (migration `20261202000008` adds a trigger to `apalis.jobs`).
 pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
-    sqlx::migrate!("./migrations")
-        .run(pool)
+    apalis_postgres::PostgresStorage::setup(pool)
         .await
         .map_err(|e| DatabaseError::Migrate(Box::new(e)))?;
-    apalis_postgres::PostgresStorage::setup(pool)
+    sqlx::migrate!("./migrations")
+        .run(pool)
         .await
         .map_err(|e| DatabaseError::Migrate(Box::new(e)))?;
     Ok(())

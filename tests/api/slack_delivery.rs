@@ -142,3 +142,58 @@ async fn the_pacer_spaces_calls_to_the_configured_rate() {
         other => panic!("expected Busy, got {other:?}"),
     }
 }
+
+/// `lock_by` of each `send-slack-message` job, in id order.
+async fn job_workers(app: &TestApp) -> Vec<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT lock_by FROM apalis.jobs WHERE job_type = 'send-slack-message' ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_finished_job_no_longer_names_its_worker() {
+    let app = spawn_app().await;
+    enqueue_post(&app, "hello").await;
+    app.wait_for_jobs().await;
+    // The worker's acknowledgement found the job by its worker and marked it done once.
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 1);
+    assert_eq!(app.job_statuses("send-slack-message").await, ["Done"]);
+    assert_eq!(job_workers(&app).await, [None]);
+
+    // A job in flight, or failed with attempts left, keeps its worker; a final state drops it.
+    let worker: String = sqlx::query_scalar("SELECT id FROM apalis.workers LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let set = |status: &'static str, attempts: i32| {
+        let (pool, worker) = (app.pool.clone(), worker.clone());
+        async move {
+            sqlx::query(
+                "UPDATE apalis.jobs SET status = $1, attempts = $2, lock_by = COALESCE(lock_by, $3)
+                 WHERE job_type = 'send-slack-message'",
+            )
+            .bind(status)
+            .bind(attempts)
+            .bind(worker)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    for (status, attempts) in [("Queued", 0), ("Running", 0), ("Failed", 1)] {
+        set(status, attempts).await;
+        assert_eq!(job_workers(&app).await, [Some(worker.clone())], "{status}");
+    }
+    set("Failed", i32::MAX).await;
+    assert_eq!(
+        job_workers(&app).await,
+        [None],
+        "Failed with no attempts left"
+    );
+    set("Running", 0).await;
+    set("Killed", 1).await;
+    assert_eq!(job_workers(&app).await, [None], "Killed");
+}
