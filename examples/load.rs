@@ -139,6 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         send(&http, &base, Kind::Order, i).await;
     }
     settle(&mut db).await?;
+    let autovacuum = autovacuum_stand_in(&mut db).await?;
     let idle_rss = rss_mib(service.id());
     let pid = service.id();
     let before = cpu_time(pid);
@@ -174,6 +175,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut result = summarize(kind, offered, phase, cpu, idle, rss);
             result.stolen = stolen;
             results.push(result);
+            autovacuum_stand_in(&mut db).await?;
         }
     }
     Command::new("kill")
@@ -189,7 +191,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{reference}");
     println!(
         "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients; \
-         service on {workers} tokio worker thread(s).\n",
+         service on {workers} tokio worker thread(s); {autovacuum}.\n",
         PHASE.as_secs()
     );
     println!(
@@ -507,6 +509,22 @@ async fn settle(db: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Between phases, does what autovacuum would have done on a deployed PostgreSQL, where
+/// this host's runs with it turned off (`autovacuum = off`). Without it the benchmark's
+/// tables, created empty, are never analyzed, so the planner keeps the empty tables'
+/// estimates, and never vacuumed, so index scans step over every dead entry that updated
+/// jobs and runs leave behind. Says which it was, for the table's header.
+async fn autovacuum_stand_in(db: &mut sqlx::PgConnection) -> Result<&'static str, sqlx::Error> {
+    let setting: String = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(&mut *db)
+        .await?;
+    if setting == "on" {
+        return Ok("PostgreSQL's autovacuum on");
+    }
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut *db).await?;
+    Ok("PostgreSQL's autovacuum is off on this host: `VACUUM (ANALYZE)` between phases")
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), Box<dyn std::error::Error>> {
