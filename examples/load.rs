@@ -26,6 +26,7 @@ use std::{
 };
 
 use coffeebuddy::slack::signature;
+use futures::StreamExt;
 use poem::{
     EndpointExt, Route, Server, handler,
     listener::{Acceptor, Listener, TcpListener},
@@ -135,9 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep any runner from
     // being assigned, so no order is refused. Warm up, then take the idle footprint.
-    for i in 0..200 {
-        send(&http, &base, Kind::Order, i).await;
-    }
+    warm_up(&http, &base).await;
     settle(&mut db).await?;
     let autovacuum = autovacuum_stand_in(&mut db).await?;
     let idle_rss = rss_mib(service.id());
@@ -175,7 +174,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut result = summarize(kind, offered, phase, cpu, idle, rss);
             result.stolen = stolen;
             results.push(result);
+            // The vacuum invalidates every cached plan; warm up again so that the next
+            // phase's first requests do not each plan their statements afresh.
             autovacuum_stand_in(&mut db).await?;
+            warm_up(&http, &base).await;
+            settle(&mut db).await?;
         }
     }
     Command::new("kill")
@@ -234,6 +237,25 @@ fn ms(d: Duration) -> f64 {
 /// requests 1.3 ms late at the median and 2.3 ms at p99 (measured here), an error as large
 /// as the `/coffee-history` latency being measured. A sleeping thread wakes within tens
 /// of microseconds. How late each request still left is reported beside its latency.
+/// Requests sent before each phase, so that no phase pays for first uses: the first order
+/// on a database connection compiles `place_order` and plans each of its statements, every
+/// connection prepares its statements once, and a vacuum or analyze makes them plan again.
+/// Sent by as many clients at a time as the warm set has connections (half of the
+/// service's default pool of 20): with one at a time a single connection was warm, and the
+/// 1,000/s phase, the first to need more, paid for the rest in its first 60 ms (orders
+/// there took 10–40 ms, a tenth of the phase's slow orders).
+async fn warm_up(http: &reqwest::Client, base: &str) {
+    const CLIENTS: usize = 10;
+    const PER_KIND: usize = 200;
+    for kind in [Kind::Order, Kind::History] {
+        futures::stream::iter(0..PER_KIND)
+            .for_each_concurrent(CLIENTS, |n| async move {
+                send(http, base, kind, n).await;
+            })
+            .await;
+    }
+}
+
 async fn open_loop(
     http: &reqwest::Client,
     base: &str,
