@@ -228,22 +228,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-/// Offers `rate` requests a second for one phase, open loop: each request goes out at its
-/// scheduled time whatever the earlier ones are doing, and its latency counts from that
-/// time, so a stall shows up as the queue it causes.
-///
-/// The schedule is kept by an OS thread rather than tokio's timer: tokio rounds every
-/// deadline up to its next millisecond tick and parks in whole milliseconds, which sent
-/// requests 1.3 ms late at the median and 2.3 ms at p99 (measured here), an error as large
-/// as the `/coffee-history` latency being measured. A sleeping thread wakes within tens
-/// of microseconds. How late each request still left is reported beside its latency.
 /// Requests sent before each phase, so that no phase pays for first uses: the first order
 /// on a database connection compiles `place_order` and plans each of its statements, every
 /// connection prepares its statements once, and a vacuum or analyze makes them plan again.
 /// Sent by as many clients at a time as the warm set has connections (half of the
 /// service's default pool of 20): with one at a time a single connection was warm, and the
 /// 1,000/s phase, the first to need more, paid for the rest in its first 60 ms (orders
-/// there took 10–40 ms, a tenth of the phase's slow orders).
+/// there took 10–40 ms).
 async fn warm_up(http: &reqwest::Client, base: &str) {
     const CLIENTS: usize = 10;
     const PER_KIND: usize = 200;
@@ -256,6 +247,15 @@ async fn warm_up(http: &reqwest::Client, base: &str) {
     }
 }
 
+/// Offers `rate` requests a second for one phase, open loop: each request goes out at its
+/// scheduled time whatever the earlier ones are doing, and its latency counts from that
+/// time, so a stall shows up as the queue it causes.
+///
+/// The schedule is kept by an OS thread rather than tokio's timer: tokio rounds every
+/// deadline up to its next millisecond tick and parks in whole milliseconds, which sent
+/// requests 1.3 ms late at the median and 2.3 ms at p99 (measured here), an error as large
+/// as the `/coffee-history` latency being measured. A sleeping thread wakes within tens
+/// of microseconds. How late each request still left is reported beside its latency.
 async fn open_loop(
     http: &reqwest::Client,
     base: &str,
