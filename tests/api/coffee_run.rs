@@ -287,6 +287,17 @@ async fn the_runner_cancels_and_no_reminder_follows() {
     assert_eq!(the_run(&app, "C1").await.status, "active");
 }
 
+/// The text of each run's line in a `/coffee-history` answer (the first block is its header).
+fn history_lines(body: &Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|b| b["text"]["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn history_lists_the_users_last_runs_newest_first() {
     let app = spawn_app_with(&["--assign-max-orders", "1"]).await;
@@ -309,13 +320,7 @@ async fn history_lists_the_users_last_runs_newest_first() {
     let response = app.slash_command("/coffee-history", "", "U1", "C9").await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["response_type"], "ephemeral");
-    let lines: Vec<String> = body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|b| b["text"]["text"].as_str().unwrap().to_owned())
-        .collect();
+    let lines = history_lines(&body);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].contains("in <#C3>") && lines[2].contains("in <#C1>"),
@@ -392,13 +397,7 @@ async fn history_finds_runs_by_each_role_and_keeps_the_newest_ten() {
     let response = app.slash_command("/coffee-history", "", "U1", "C9").await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["text"], "Your last 10 coffee runs");
-    let lines: Vec<String> = body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|b| b["text"]["text"].as_str().unwrap().to_owned())
-        .collect();
+    let lines = history_lines(&body);
     let channels: Vec<&str> = lines
         .iter()
         .map(|l| l.split("in <#").nth(1).unwrap().split('>').next().unwrap())
