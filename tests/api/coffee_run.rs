@@ -62,13 +62,18 @@ async fn audit_types(app: &TestApp, run_id: Uuid) -> Vec<String> {
     .unwrap()
 }
 
-/// Gives `user` one completed run as runner in this workspace, `days_ago` days back.
-async fn past_run(app: &TestApp, workspace: &str, runner: &str, days_ago: i32, status: &str) {
+/// Adds the user row that runs and orders refer to, unless it is there.
+async fn ensure_user(app: &TestApp, user: &str) {
     sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(runner)
+        .bind(user)
         .execute(&app.pool)
         .await
         .unwrap();
+}
+
+/// Gives `user` one completed run as runner in this workspace, `days_ago` days back.
+async fn past_run(app: &TestApp, workspace: &str, runner: &str, days_ago: i32, status: &str) {
+    ensure_user(app, runner).await;
     sqlx::query(
         "WITH run AS (
              INSERT INTO coffee_runs (workspace_id, channel_id, initiator_user_id, runner_user_id,
@@ -346,11 +351,7 @@ async fn run_with(
     hours_ago: i32,
 ) {
     for user in [initiator].iter().chain(runner.iter()).chain(orderers) {
-        sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(user)
-            .execute(&app.pool)
-            .await
-            .unwrap();
+        ensure_user(app, user).await;
     }
     sqlx::query(
         "WITH run AS (
