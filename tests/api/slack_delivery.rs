@@ -197,3 +197,64 @@ async fn a_finished_job_no_longer_names_its_worker() {
     set("Killed", 1).await;
     assert_eq!(job_workers(&app).await, [None], "Killed");
 }
+
+/// Migration `20261202000009` replaces apalis' `get_jobs` with a PL/pgSQL copy that keeps
+/// its plan. An apalis upgrade that ships its own again fails here: compare the two and
+/// carry any change over before updating the migration's copy.
+#[tokio::test]
+async fn apalis_job_fetch_is_our_plpgsql_version() {
+    let app = spawn_app().await;
+    let language: String = sqlx::query_scalar(
+        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.oid = 'apalis.get_jobs(text, text, integer)'::regprocedure",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(language, "plpgsql");
+
+    // It fetches what apalis' version fetches: due jobs of the queue, Pending or Failed
+    // with attempts left, highest priority first, then oldest; it locks them to the worker.
+    sqlx::query(
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority)
+         VALUES ('due-old', 'fetch-test', '\\x00', 'Pending', 0, 3, NOW() - interval '2 min', 0),
+                ('due-new', 'fetch-test', '\\x00', 'Pending', 0, 3, NOW() - interval '1 min', 0),
+                ('urgent', 'fetch-test', '\\x00', 'Pending', 0, 3, NOW() - interval '1 s', 5),
+                ('retry', 'fetch-test', '\\x00', 'Failed', 1, 3, NOW() - interval '30 s', 0),
+                ('spent', 'fetch-test', '\\x00', 'Failed', 3, 3, NOW() - interval '3 min', 0),
+                ('later', 'fetch-test', '\\x00', 'Pending', 0, 3, NOW() + interval '1 h', 9),
+                ('running', 'fetch-test', '\\x00', 'Running', 1, 3, NOW() - interval '5 min', 0),
+                ('elsewhere', 'other-queue', '\\x00', 'Pending', 0, 3, NOW() - interval '5 min', 0)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let worker: String = sqlx::query_scalar("SELECT id FROM apalis.workers LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let fetch = |count: i32| {
+        let (pool, worker) = (app.pool.clone(), worker.clone());
+        async move {
+            sqlx::query_as::<_, (String, String, Option<String>, bool)>(
+                "SELECT id, status, lock_by, lock_at IS NOT NULL FROM apalis.get_jobs($1, 'fetch-test', $2)",
+            )
+            .bind(worker)
+            .bind(count)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let first = fetch(3).await;
+    let ids: Vec<&str> = first.iter().map(|(id, ..)| id.as_str()).collect();
+    assert_eq!(ids, ["urgent", "due-old", "due-new"]);
+    for (id, status, lock_by, locked_at) in &first {
+        assert_eq!(status, "Queued", "{id}");
+        assert_eq!(lock_by.as_deref(), Some(worker.as_str()), "{id}");
+        assert!(locked_at, "{id}");
+    }
+    let rest: Vec<String> = fetch(10).await.into_iter().map(|(id, ..)| id).collect();
+    assert_eq!(rest, ["retry"], "fetched jobs are not fetched again");
+    assert!(fetch(10).await.is_empty());
+}
