@@ -155,6 +155,10 @@ pub const DEFAULT_PRUNE_SCHEDULE: &str = "0 0 3 * * *";
 pub struct WorkerSettings {
     /// LISTEN/NOTIFY wakes workers for jobs due now; this poll catches delayed ones.
     pub poll_interval: Duration,
+    /// The poll after one that found work comes this soon, so that delayed jobs falling
+    /// due under load run in small batches rather than one burst per `poll_interval`
+    /// (`poll::Tick`).
+    pub busy_poll_interval: Duration,
     /// Jobs one worker runs at once.
     pub concurrency: usize,
     /// When `prune-audit` runs (cron, seconds first).
@@ -165,6 +169,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(1),
+            busy_poll_interval: Duration::from_millis(100),
             concurrency: 4,
             prune_schedule: DEFAULT_PRUNE_SCHEDULE
                 .parse()
@@ -210,7 +215,10 @@ pub async fn run_workers(
                         let backend = PostgresStorage::<$job>::new(&ctx.pool)
                             .with_config(Config::default().queue(<$job>::QUEUE))
                             .with_pubsub()
-                            .poll_with_strategy(poll::Tick::every(settings.poll_interval));
+                            .poll_with_strategy(poll::Tick::new(
+                                settings.poll_interval,
+                                settings.busy_poll_interval,
+                            ));
                         let worker = WorkerBuilder::new(worker_name)
                             .backend(backend)
                             .data(ctx.clone())
