@@ -15,9 +15,13 @@
 //! api pod to one CPU and tokio sizes its runtime from that quota. `BENCH_WORKER_THREADS=2`
 //! (or any count) runs it otherwise.
 //!
+//! The service connects to PostgreSQL without TLS (loopback); `BENCH_DATABASE_TLS=1` lets it
+//! negotiate TLS as a `DATABASE_URL` without `sslmode` does.
+//!
 //! `BENCH_ONLY=order` (or `history`, `coffee`) runs one request kind's phases, for profiling.
 //! `BENCH_TRACE=<dir>` writes each open-loop phase's latencies in send order to
-//! `<dir>/<kind>-<rate>.csv`, to see whether a p99 comes from a stall or from spread.
+//! `<dir>/<kind>-<rate>.csv`, to see whether a p99 comes from a stall or from spread, and
+//! when (each line carries its scheduled Unix time).
 
 use std::{
     process::{Child, Command, Stdio},
@@ -101,6 +105,9 @@ struct Phase {
     lateness: Vec<Duration>,
     errors: usize,
     elapsed: Duration,
+    /// Wall-clock time of the first scheduled send, to line a trace up with other records
+    /// of the machine (`perf sched`, `/proc` samples).
+    started_at: std::time::SystemTime,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +169,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => saturate(&http, &base, kind, &mut sequence).await,
             };
             if let (Some(dir), Some(rate)) = (&trace, offered) {
-                write_trace(dir, kind, rate, &phase.latencies)?;
+                write_trace(dir, kind, rate, &phase)?;
             }
             let rss = rss_mib(pid);
             // The work a request leaves behind (an order's root-message refresh job) counts
@@ -194,8 +201,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{reference}");
     println!(
         "{} s per phase; open loop at fixed offered rates, then {SATURATION_CLIENTS} closed-loop clients; \
-         service on {workers} tokio worker thread(s); {autovacuum}.\n",
-        PHASE.as_secs()
+         service on {workers} tokio worker thread(s), connected to PostgreSQL with sslmode={}; {autovacuum}.\n",
+        PHASE.as_secs(),
+        sslmode()
     );
     println!(
         "| request | offered | done | errors | throughput/s | p50 | p95 | p99 | sent late p99 | server CPU / request | above idle | RSS MiB | CPU stolen |"
@@ -265,7 +273,8 @@ async fn open_loop(
 ) -> Phase {
     let total = (rate as u64 * PHASE.as_secs()) as usize;
     let interval = Duration::from_secs(1) / rate;
-    let start = Instant::now() + Duration::from_millis(50);
+    let lead = Duration::from_millis(50);
+    let (start, started_at) = (Instant::now() + lead, std::time::SystemTime::now() + lead);
     let (runtime, http, base, first) = (
         tokio::runtime::Handle::current(),
         http.clone(),
@@ -308,11 +317,12 @@ async fn open_loop(
         lateness,
         errors,
         elapsed: start.elapsed(),
+        started_at,
     }
 }
 
 async fn saturate(http: &reqwest::Client, base: &str, kind: Kind, sequence: &mut usize) -> Phase {
-    let start = Instant::now();
+    let (start, started_at) = (Instant::now(), std::time::SystemTime::now());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(*sequence));
     let results = Arc::new(Mutex::new((Vec::new(), 0usize)));
     let mut clients = Vec::new();
@@ -340,23 +350,25 @@ async fn saturate(http: &reqwest::Client, base: &str, kind: Kind, sequence: &mut
         lateness: Vec::new(),
         errors,
         elapsed: start.elapsed(),
+        started_at,
     }
 }
 
 /// One line per request of an open-loop phase, in the order they were scheduled:
-/// `scheduled ms from the phase's start,latency ms`. Tells a stall (a run of slow
-/// requests) from a spread of slow ones.
-fn write_trace(
-    dir: &std::path::Path,
-    kind: Kind,
-    rate: u32,
-    latencies: &[Duration],
-) -> std::io::Result<()> {
+/// `scheduled ms from the phase's start,latency ms,scheduled Unix time in ms`. Tells a
+/// stall (a run of slow requests) from a spread of slow ones; the Unix time lines a stall
+/// up with what else the machine recorded then.
+fn write_trace(dir: &std::path::Path, kind: Kind, rate: u32, phase: &Phase) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let interval = 1_000.0 / f64::from(rate);
-    let mut csv = String::from("scheduled_ms,latency_ms\n");
-    for (i, latency) in latencies.iter().enumerate() {
-        let _ = writeln!(csv, "{:.1},{:.2}", i as f64 * interval, ms(*latency));
+    let epoch_ms = phase
+        .started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, ms);
+    let mut csv = String::from("scheduled_ms,latency_ms,unix_ms\n");
+    for (i, latency) in phase.latencies.iter().enumerate() {
+        let at = i as f64 * interval;
+        let _ = writeln!(csv, "{at:.1},{:.2},{:.1}", ms(*latency), epoch_ms + at);
     }
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join(format!("{}-{rate}.csv", kind.name())), csv)
@@ -377,6 +389,7 @@ fn summarize(
         lateness,
         errors,
         elapsed,
+        ..
     } = phase;
     let done = latencies.len();
     let latency = Quantiles::of(latencies);
@@ -484,6 +497,14 @@ async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool 
     }
 }
 
+/// `disable` unless BENCH_DATABASE_TLS asks for the default (`prefer`).
+fn sslmode() -> &'static str {
+    match std::env::var("BENCH_DATABASE_TLS").as_deref() {
+        Ok("1") => "prefer",
+        _ => "disable",
+    }
+}
+
 fn start_service(
     server: &str,
     slack: &str,
@@ -497,7 +518,13 @@ fn start_service(
         .expect("target/<profile>/coffeebuddy");
     Command::new(binary)
         .arg("serve")
-        .env("DATABASE_URL", format!("{server}/coffeebuddy_bench"))
+        // The database is on loopback, where TLS protects nothing and costs PostgreSQL
+        // about a tenth of its CPU (README "Performance"); a URL without `sslmode` gets
+        // `prefer`, which negotiates it. `BENCH_DATABASE_TLS=1` measures with it.
+        .env(
+            "DATABASE_URL",
+            format!("{server}/coffeebuddy_bench?sslmode={}", sslmode()),
+        )
         .env("SLACK_SIGNING_SECRET", SECRET)
         .env("SLACK_BOT_TOKEN", "xoxb-bench")
         .env("SLACK_API_URL", slack)
