@@ -273,19 +273,24 @@ async fn open_loop(
 ) -> Phase {
     let total = (rate as u64 * PHASE.as_secs()) as usize;
     let interval = Duration::from_secs(1) / rate;
+    // Built and signed before the phase: the machine's CPU during it goes to sending them.
+    let requests: Vec<SignedRequest> = (*sequence..*sequence + total)
+        .map(|n| signed_request(kind, n))
+        .collect();
     let lead = Duration::from_millis(50);
     let (start, started_at) = (Instant::now() + lead, std::time::SystemTime::now() + lead);
-    let (runtime, http, base, first) = (
+    let (runtime, http, base) = (
         tokio::runtime::Handle::current(),
         http.clone(),
         base.to_owned(),
-        *sequence,
     );
     // The thread spawns each request's task itself: a hop through a task of ours would
     // wait for a busy worker to get round to it.
     let pacer = std::thread::spawn(move || {
-        (0..total)
-            .map(|i| {
+        requests
+            .into_iter()
+            .enumerate()
+            .map(|(i, request)| {
                 let scheduled = start + interval * i as u32;
                 if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
@@ -293,7 +298,7 @@ async fn open_loop(
                 let (http, base) = (http.clone(), base.clone());
                 runtime.spawn(async move {
                     let late = scheduled.elapsed();
-                    let ok = send(&http, &base, kind, first + i).await;
+                    let ok = deliver(&http, &base, kind, request).await;
                     (scheduled.elapsed(), late, ok)
                 })
             })
@@ -429,7 +434,20 @@ impl Quantiles {
 }
 
 /// Sends request number `n` of `kind`; true when the service answered as Slack expects.
+/// A request as Slack would send it, signed and ready to go.
+struct SignedRequest {
+    path: &'static str,
+    body: String,
+    timestamp: String,
+    signature: String,
+}
+
 async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool {
+    deliver(http, base, kind, signed_request(kind, n)).await
+}
+
+/// Request `n` of `kind`.
+fn signed_request(kind: Kind, n: usize) -> SignedRequest {
     // Requests go round the channels and the users, so requests in flight together come
     // from different people. Every RUN_SIZE rounds each channel moves on to a new channel
     // id: a run collects RUN_SIZE new orders from different users, as an office's do,
@@ -476,13 +494,22 @@ async fn send(http: &reqwest::Client, base: &str, kind: Kind, n: usize) -> bool 
         }
     };
     let timestamp = chrono::Utc::now().timestamp().to_string();
-    let sig = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let signature = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    SignedRequest {
+        path,
+        body,
+        timestamp,
+        signature,
+    }
+}
+
+async fn deliver(http: &reqwest::Client, base: &str, kind: Kind, request: SignedRequest) -> bool {
     let response = http
-        .post(format!("{base}{path}"))
+        .post(format!("{base}{}", request.path))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Slack-Request-Timestamp", timestamp)
-        .header("X-Slack-Signature", sig)
-        .body(body)
+        .header("X-Slack-Request-Timestamp", request.timestamp)
+        .header("X-Slack-Signature", request.signature)
+        .body(request.body)
         .send()
         .await;
     match response {
