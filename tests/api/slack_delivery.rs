@@ -229,10 +229,16 @@ async fn apalis_job_fetch_is_our_plpgsql_version() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let worker: String = sqlx::query_scalar("SELECT id FROM apalis.workers LIMIT 1")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    // Our own worker: the service's workers register in the background, and `lock_by`
+    // must name a registered one.
+    let worker = String::from("fetch-test-worker");
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name) VALUES ($1, 'fetch-test', 'test')",
+    )
+    .bind(&worker)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let fetch = |count: i32| {
         let (pool, worker) = (app.pool.clone(), worker.clone());
         async move {
