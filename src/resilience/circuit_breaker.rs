@@ -85,6 +85,17 @@ impl CircuitBreaker {
             }
         }
         self.transition(BreakerState::HalfOpen);
+        // The probe runs as a task of its own, so its answer is recorded even when this
+        // caller goes away mid-probe (a client that hung up, a readiness check that timed
+        // out): left half-open, the breaker would refuse every request until a restart.
+        let (breaker, pool) = (self.clone(), pool.clone());
+        tokio::spawn(async move { breaker.probe(&pool).await })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// The half-open probe: one `SELECT 1`, which closes the breaker or opens it again.
+    async fn probe(&self, pool: &PgPool) -> bool {
         let answered = matches!(
             tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await,
             Ok(Ok(_))
@@ -173,14 +184,23 @@ mod tests {
     use crate::storage::WarmConnections;
 
     fn breaker(threshold: u32) -> CircuitBreaker {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-            .unwrap();
+        breaker_open_for(threshold, Duration::from_secs(30))
+    }
+
+    fn breaker_open_for(threshold: u32, open_for: Duration) -> CircuitBreaker {
+        let pool = unreachable_pool();
         CircuitBreaker::new(
             threshold,
-            Duration::from_secs(30),
+            open_for,
             Metrics::new(&pool, &WarmConnections::new(pool.clone(), 0)),
         )
+    }
+
+    fn unreachable_pool() -> PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(200))
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap()
     }
 
     #[tokio::test]
@@ -204,12 +224,31 @@ mod tests {
     async fn an_open_breaker_refuses_until_its_time_is_up() {
         let b = breaker(1);
         b.record_failure();
-        let unreachable = sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(Duration::from_millis(200))
-            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-            .unwrap();
-        assert!(!b.allow(&unreachable).await);
+        assert!(!b.allow(&unreachable_pool()).await);
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[tokio::test]
+    async fn a_probe_whose_caller_went_away_still_decides() {
+        let b = breaker_open_for(1, Duration::ZERO);
+        b.record_failure();
+        // The caller gives up while the probe waits for the pool's acquire timeout.
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(20), b.allow(&unreachable_pool())).await;
+        assert!(
+            gave_up.is_err(),
+            "the caller left before the probe answered"
+        );
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while b.state() == BreakerState::HalfOpen && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            b.state(),
+            BreakerState::Open,
+            "the failed probe reopened the breaker, so the next request probes again"
+        );
     }
 
     #[test]
