@@ -15,7 +15,7 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/coffe
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// PostgreSQL URL; the database is created if missing.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_parser = parse_secret)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_parser = parse_secret, hide_env_values = true)]
     pub database_url: SecretString,
     /// Most connections the pool opens (REQ-002).
     #[arg(long, env = "DB_MAX_CONNECTIONS", value_name = "DB_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -267,6 +267,21 @@ mod tests {
     struct Harness {
         #[command(flatten)]
         settings: Settings,
+    }
+
+    /// `--help` shows each variable's value from the environment unless told not to:
+    /// every setting that can hold a secret (a password in the URL, a token) hides it.
+    #[test]
+    fn help_never_shows_a_secrets_value() {
+        use clap::CommandFactory;
+        let command = Harness::command();
+        for id in ["database_url", "slack_signing_secret", "slack_bot_token"] {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .unwrap_or_else(|| panic!("no setting {id}"));
+            assert!(arg.is_hide_env_values_set(), "{id}");
+        }
     }
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {

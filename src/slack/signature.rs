@@ -42,7 +42,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::Missing)?;
-    if (now - sent_at).abs() > MAX_SKEW_SECS {
+    // `abs_diff`: the timestamp is the sender's, and `now - i64::MIN` overflows.
+    if now.abs_diff(sent_at) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Expired);
     }
     let expected = signature
@@ -107,6 +108,19 @@ mod tests {
             assert_eq!(
                 verify(SECRET, Some(TIMESTAMP), Some(SIGNATURE), BODY, now),
                 Err(SignatureError::Expired)
+            );
+        }
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_range_is_expired_not_a_panic() {
+        for sent in [i64::MIN, i64::MAX] {
+            let timestamp = sent.to_string();
+            let signature = sign(SECRET, &timestamp, BODY);
+            assert_eq!(
+                verify(SECRET, Some(&timestamp), Some(&signature), BODY, SENT),
+                Err(SignatureError::Expired),
+                "{sent}"
             );
         }
     }
