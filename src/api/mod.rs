@@ -1,5 +1,6 @@
 //! HTTP routes: the Slack endpoints, probes, metrics and the OpenAPI document.
 
+mod body_limit;
 mod error;
 mod health;
 mod rest;
@@ -9,6 +10,8 @@ mod slack_commands;
 mod slack_events;
 mod slack_interactions;
 mod state;
+
+use std::cell::Cell;
 
 use futures::TryFutureExt;
 use poem::{
@@ -22,8 +25,8 @@ use poem::{
 use poem_openapi::OpenApiService;
 use serde_json::json;
 
+pub use body_limit::MAX_BODY_BYTES;
 pub use error::ApiError;
-pub use slack_auth::MAX_BODY_BYTES;
 pub use state::AppState;
 
 use health::HealthApi;
@@ -89,7 +92,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                             .map(IntoResponse::into_response)
                     }
                 }
-            }),
+            })
+            .with(body_limit::LimitBody),
         )
         .data(state)
         .catch_error(|_: NotFoundError| async {
@@ -119,6 +123,19 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
         })
 }
 
+tokio::task_local! {
+    /// Set while a guarded request runs, when it found the database unreachable. A REST
+    /// handler's error reaches the guard as a plain response (poem-openapi converts it), so
+    /// the guard cannot tell the database's 503 from the identity provider's by looking.
+    static DATABASE_UNREACHABLE: Cell<bool>;
+}
+
+/// Tells the guard of the request being handled that the database could not be reached.
+pub(crate) fn note_database_unreachable() {
+    // Outside a guarded request (a job, a test) there is nothing to tell.
+    let _ = DATABASE_UNREACHABLE.try_with(|unreachable| unreachable.set(true));
+}
+
 /// Runs `call` unless the database circuit is open (then 503 at once), and counts
 /// whether it reached the database.
 async fn guard_database<T: IntoResponse>(
@@ -128,14 +145,26 @@ async fn guard_database<T: IntoResponse>(
     if !state.breaker.allow(&state.pool).await {
         return Err(ApiError::ServiceUnavailable.into());
     }
-    let result = call.await.map(IntoResponse::into_response);
-    let unavailable = match &result {
-        Err(err) => err.downcast_ref::<ApiError>() == Some(&ApiError::ServiceUnavailable),
-        Ok(response) => response.status() == StatusCode::SERVICE_UNAVAILABLE,
+    let (result, noted) = DATABASE_UNREACHABLE
+        .scope(Cell::new(false), async {
+            let result = call.await.map(IntoResponse::into_response);
+            (result, DATABASE_UNREACHABLE.with(Cell::get))
+        })
+        .await;
+    let (unreachable, status) = match &result {
+        Err(err) => (
+            err.downcast_ref::<ApiError>() == Some(&ApiError::ServiceUnavailable),
+            err.status(),
+        ),
+        Ok(response) => (
+            response.status() == StatusCode::SERVICE_UNAVAILABLE,
+            response.status(),
+        ),
     };
-    if unavailable {
+    if noted || unreachable {
         state.breaker.record_failure();
-    } else {
+    } else if status != StatusCode::SERVICE_UNAVAILABLE {
+        // Another 503 (the OIDC issuer's keys out of reach) says nothing of the database.
         state.breaker.record_success();
     }
     result

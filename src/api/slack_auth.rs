@@ -4,11 +4,8 @@
 use poem::{Endpoint, Middleware, Request, Result};
 use secrecy::ExposeSecret;
 
-use super::{error::ApiError, state::AppState};
+use super::{body_limit::read_body, error::ApiError, state::AppState};
 use crate::slack::signature;
-
-/// Slack's payloads are small; anything bigger is not Slack.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct VerifySlackSignature;
 
@@ -29,20 +26,7 @@ impl<E: Endpoint> Endpoint for VerifySlackSignatureEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let state = req.data::<AppState>().cloned().ok_or(ApiError::Internal)?;
-        let declared = req
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-            return Err(ApiError::PayloadTooLarge.into());
-        }
-        let body = req
-            .take_body()
-            .into_bytes_limit(MAX_BODY_BYTES)
-            .await
-            .map_err(|err| match err {
-                poem::error::ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge,
-                _ => ApiError::InvalidInput("the request body could not be read".into()),
-            })?;
+        let body = read_body(&mut req).await?;
         let now = chrono::Utc::now().timestamp();
         let secret = state.secrets.signing_secret().ok_or(ApiError::Internal)?;
         if let Err(err) = signature::verify(

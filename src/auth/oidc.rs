@@ -122,6 +122,9 @@ impl OidcVerifier {
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
+        // `sub` becomes a user id in our tables.
+        crate::domain::check_slack_id(&claims.sub)
+            .map_err(|e| AuthError::Invalid(format!("its subject (sub) {e}")))?;
         let admin = claims
             .scope
             .iter()

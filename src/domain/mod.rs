@@ -2,9 +2,11 @@
 
 mod events;
 pub mod fairness;
+mod ids;
 mod order;
 
 pub use events::{DomainEvent, EventFields, EventKind, EventPayload, RunScope};
+pub use ids::{SLACK_ID_MAX_CHARS, SlackIdError, check_slack_id};
 pub use order::{
     Customizations, DrinkType, OrderField, OrderInput, OrderInputError, Size, describe_order,
 };

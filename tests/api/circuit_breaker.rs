@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::{
     helpers::{TestApp, eventually, metric, spawn_app_through},
+    oidc,
     proxy::TcpProxy,
 };
 
@@ -80,4 +81,45 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
         "{}",
         app.metrics().await
     );
+}
+
+/// The REST API's database failures count too (poem-openapi hands the guard their 503 as a
+/// plain response, which it used to take for a success).
+#[tokio::test]
+async fn rest_requests_that_lose_the_database_open_the_circuit() {
+    let jwks = oidc::jwks_server("jwks.json").await;
+    let mut args = oidc::oidc_settings(&jwks);
+    args.extend(
+        [
+            "--circuit-failure-threshold",
+            "3",
+            "--circuit-open-secs",
+            "60",
+            "--db-acquire-timeout-secs",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(&proxy.address(), &args).await;
+    let preferences = |token: String| {
+        let request = app
+            .http
+            .get(format!("{}/api/v1/users/U1/preferences", app.address))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(preferences(oidc::user_token("U1")).await, 200);
+
+    proxy.cut();
+    for _ in 0..3 {
+        assert_eq!(preferences(oidc::user_token("U1")).await, 503);
+    }
+    assert_eq!(
+        metric(&app.metrics().await, "circuit_breaker_state"),
+        Some(1.0),
+        "three lost connections opened it"
+    );
+    proxy.restore().await;
 }

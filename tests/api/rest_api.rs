@@ -509,3 +509,85 @@ async fn operators_list_and_retry_failed_jobs_and_read_fairness() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn ids_a_column_cannot_hold_are_refused_as_bad_input() {
+    let (app, _jwks) = rest_app(&[]).await;
+    let u1 = oidc::user_token("U1");
+    let too_long = "C".repeat(65);
+    for (field, value) in [
+        ("channel_id", too_long.as_str()),
+        ("channel_id", "C1\u{0}"),
+        ("workspace_id", too_long.as_str()),
+        ("workspace_id", " "),
+    ] {
+        let mut body = new_run("C1");
+        body[field] = json!(value);
+        let (status, answer) = call(&app, Method::POST, "/runs", Some(&u1), Some(body)).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (422, "invalid_input"),
+            "{field} {value:?}: {answer}"
+        );
+        assert!(answer["message"].as_str().unwrap().contains(field));
+    }
+    // A token's subject becomes a user id: one that no user id can be is not accepted.
+    let (status, answer) = call(
+        &app,
+        Method::POST,
+        "/runs",
+        Some(&oidc::user_token(&"U".repeat(65))),
+        Some(new_run("C1")),
+    )
+    .await;
+    assert_eq!((status, error_code(&answer)), (401, "unauthenticated"));
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(runs, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_refused_before_the_token_is_read() {
+    let (app, _jwks) = rest_app(&[]).await;
+    let mut body = new_run("C1");
+    body["customizations"] = json!("x".repeat(70 * 1024));
+    for token in [None, Some(oidc::user_token("U1"))] {
+        let (status, answer) = call(
+            &app,
+            Method::POST,
+            "/runs",
+            token.as_deref(),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (413, "payload_too_large"),
+            "{answer}"
+        );
+    }
+    // A body sent without a declared length is cut off at the cap all the same.
+    let chunks = futures::stream::iter((0..70).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let response = app
+        .http
+        .post(format!("{}/api/v1/runs", app.address))
+        .bearer_auth(oidc::user_token("U1"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    // Within the cap, the API answers as before.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/runs",
+        Some(&oidc::user_token("U1")),
+        Some(new_run("C1")),
+    )
+    .await;
+    assert_eq!(status, 201);
+}

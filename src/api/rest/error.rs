@@ -58,6 +58,7 @@ impl RestError {
     pub fn database(context: &str, err: &sqlx::Error) -> Self {
         tracing::error!(error = %err, context, "database error");
         if is_connection_error(err) {
+            crate::api::note_database_unreachable();
             Self::unavailable("the database is unavailable; try again shortly")
         } else {
             Self::Internal(body(

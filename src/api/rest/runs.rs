@@ -8,7 +8,7 @@ use super::{BearerToken, RestError, RestTags, authenticate, models};
 use crate::{
     api::state::AppState,
     auth::Caller,
-    domain::{OrderInput, OrderInputError},
+    domain::{OrderInput, OrderInputError, check_slack_id},
     storage::{orders, runs},
     workflows::{
         Actor,
@@ -39,10 +39,11 @@ impl RunsApi {
     ) -> Result<Created, RestError> {
         let caller = authenticate(&state, &auth).await?;
         let body = body.0;
-        if body.workspace_id.trim().is_empty() || body.channel_id.trim().is_empty() {
-            return Err(RestError::invalid(
-                "workspace_id and channel_id are required",
-            ));
+        for (field, value) in [
+            ("workspace_id", &body.workspace_id),
+            ("channel_id", &body.channel_id),
+        ] {
+            check_slack_id(value).map_err(|e| RestError::invalid(&format!("{field} {e}")))?;
         }
         let order = parse_order(&body.drink_type, &body.size, body.customizations.as_deref())?;
         if let Some(active) = runs::find_active(&state.pool, &body.workspace_id, &body.channel_id)
