@@ -57,58 +57,19 @@ pub async fn run(mut settings: Settings) -> Result<(), StartError> {
     let running = tokio::spawn(app.run_until(shutdown.clone()));
     let http = reqwest::Client::new();
 
-    println!("☕ CoffeeBuddy demo: the real service on {base}, a fake Slack, channel #coffee\n");
-    let (first, ..) = PEOPLE[0];
-    say(&format!("{} types /coffee", name_of(first)));
-    post_command(&http, &base, first).await;
-    print_until(&mut said, |line| line.contains("order form")).await;
-    for (user, _, drink, size, custom) in PEOPLE {
-        let what = custom.map_or(format!("{size} {drink}"), |c| {
-            format!("{size} {drink} ({c})")
-        });
-        say(&format!("{} orders a {what}", name_of(user)));
-        let answer = submit_order(&http, &base, user, drink, size, custom).await;
-        let text = answer["view"]["blocks"][0]["text"]["text"]
-            .as_str()
-            .unwrap_or_default();
+    let played = play(&http, &base, &mut said).await;
+    if played.is_ok() {
         println!(
-            "    modal → {}",
-            render(text).replace('\n', "\n            ")
+            "\nDone. The run, its orders, audit rows and outbox events are in the coffeebuddy_demo database."
         );
     }
-    say("the third order fills the run (ASSIGN_MAX_ORDERS=3): CoffeeBuddy picks a runner");
-    let runner = print_until(&mut said, |line| line.contains("is getting the coffee")).await;
-    let runner_id = PEOPLE
-        .iter()
-        .map(|p| p.0)
-        .find(|id| runner.contains(&format!("@{}", name_of(id))))
-        .unwrap_or(first);
-    say("two seconds later (REMINDER_DELAY_SECS=2) the runner is reminded");
-    let reminder = print_until(&mut said, |line| line.contains("Reminder:")).await;
-    // The reminder's Mark complete button carries the run id.
-    let run_id = run_id_from(&reminder).unwrap_or_default();
-    say(&format!(
-        "{} clicks Mark complete in the DM",
-        name_of(runner_id)
-    ));
-    click_complete(&http, &base, runner_id, &run_id).await;
-    // The thread reply and the root message's last refresh are separate jobs: either may
-    // come first.
-    let mut awaited = vec!["Coffee run completed by", "— completed by"];
-    print_until(&mut said, |line| {
-        awaited.retain(|text| !line.contains(text));
-        awaited.is_empty()
-    })
-    .await;
-    println!(
-        "\nDone. The run, its orders, audit rows and outbox events are in the coffeebuddy_demo database."
-    );
-
     shutdown.cancel();
     stop_slack.cancel();
     running
         .await
-        .map_err(|e| StartError::Runtime(std::io::Error::other(e)))?
+        .map_err(|e| StartError::Runtime(std::io::Error::other(e)))??;
+    // A conversation that stopped short fails the command, after the service has stopped.
+    played.map_err(|e| StartError::Runtime(std::io::Error::other(e)))
 }
 
 fn say(what: &str) {
@@ -125,20 +86,21 @@ fn name_of(user_id: &str) -> &'static str {
 /// Prints what Slack shows until a line matches; returns that line.
 async fn print_until(
     said: &mut mpsc::UnboundedReceiver<String>,
+    awaited: &'static str,
     mut done: impl FnMut(&str) -> bool,
-) -> String {
+) -> Result<String, DemoError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         match tokio::time::timeout_at(deadline, said.recv()).await {
             Ok(Some(line)) => {
                 println!("{line}");
                 if done(&line) {
-                    return line;
+                    return Ok(line);
                 }
             }
             _ => {
                 println!("(nothing more from CoffeeBuddy within 30 s)");
-                return String::new();
+                return Err(DemoError::Silent(awaited));
             }
         }
     }
@@ -179,7 +141,76 @@ async fn reset_database(settings: &Settings) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn post_signed(http: &reqwest::Client, url: String, body: String) -> reqwest::Response {
+/// Why the conversation stopped short.
+#[derive(Debug, thiserror::Error)]
+enum DemoError {
+    #[error("the demo could not reach its own service: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("CoffeeBuddy did not post {0} within 30 s")]
+    Silent(&'static str),
+}
+
+/// The coffee run itself, told as the channel sees it.
+async fn play(
+    http: &reqwest::Client,
+    base: &str,
+    said: &mut mpsc::UnboundedReceiver<String>,
+) -> Result<(), DemoError> {
+    println!("☕ CoffeeBuddy demo: the real service on {base}, a fake Slack, channel #coffee\n");
+    let (first, ..) = PEOPLE[0];
+    say(&format!("{} types /coffee", name_of(first)));
+    post_command(http, base, first).await?;
+    print_until(said, "the order form", |line| line.contains("order form")).await?;
+    for (user, _, drink, size, custom) in PEOPLE {
+        let what = custom.map_or(format!("{size} {drink}"), |c| {
+            format!("{size} {drink} ({c})")
+        });
+        say(&format!("{} orders a {what}", name_of(user)));
+        let answer = submit_order(http, base, user, drink, size, custom).await?;
+        let text = answer["view"]["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        println!(
+            "    modal → {}",
+            render(text).replace('\n', "\n            ")
+        );
+    }
+    say("the third order fills the run (ASSIGN_MAX_ORDERS=3): CoffeeBuddy picks a runner");
+    let runner = print_until(said, "the runner's announcement", |line| {
+        line.contains("is getting the coffee")
+    })
+    .await?;
+    let runner_id = PEOPLE
+        .iter()
+        .map(|p| p.0)
+        .find(|id| runner.contains(&format!("@{}", name_of(id))))
+        .unwrap_or(first);
+    say("two seconds later (REMINDER_DELAY_SECS=2) the runner is reminded");
+    let reminder = print_until(said, "the reminder", |line| line.contains("Reminder:")).await?;
+    // The reminder's Mark complete button carries the run id.
+    let run_id = run_id_from(&reminder).unwrap_or_default();
+    say(&format!(
+        "{} clicks Mark complete in the DM",
+        name_of(runner_id)
+    ));
+    click_complete(http, base, runner_id, &run_id).await?;
+    // The thread reply and the root message's last refresh are separate jobs: either may
+    // come first.
+    let mut awaited = vec!["Coffee run completed by", "— completed by"];
+    print_until(said, "the completion", |line| {
+        awaited.retain(|text| !line.contains(text));
+        awaited.is_empty()
+    })
+    .await?;
+
+    Ok(())
+}
+
+async fn post_signed(
+    http: &reqwest::Client,
+    url: String,
+    body: String,
+) -> Result<reqwest::Response, DemoError> {
     let timestamp = chrono::Utc::now().timestamp().to_string();
     let sig = signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
     http.post(url)
@@ -189,10 +220,10 @@ async fn post_signed(http: &reqwest::Client, url: String, body: String) -> reqwe
         .body(body)
         .send()
         .await
-        .expect("the demo reaches its own service")
+        .map_err(DemoError::from)
 }
 
-async fn post_command(http: &reqwest::Client, base: &str, user: &str) {
+async fn post_command(http: &reqwest::Client, base: &str, user: &str) -> Result<(), DemoError> {
     let body = serde_urlencoded::to_string([
         ("command", "/coffee"),
         ("text", ""),
@@ -203,7 +234,8 @@ async fn post_command(http: &reqwest::Client, base: &str, user: &str) {
         ("trigger_id", "demo.trigger"),
     ])
     .expect("a form");
-    post_signed(http, format!("{base}/slack/commands"), body).await;
+    post_signed(http, format!("{base}/slack/commands"), body).await?;
+    Ok(())
 }
 
 async fn submit_order(
@@ -213,7 +245,7 @@ async fn submit_order(
     drink: &str,
     size: &str,
     custom: Option<&str>,
-) -> Value {
+) -> Result<Value, DemoError> {
     let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
     let payload = json!({
         "type": "view_submission",
@@ -230,14 +262,16 @@ async fn submit_order(
         }
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("a form");
-    post_signed(http, format!("{base}/slack/interactions"), body)
-        .await
-        .json()
-        .await
-        .unwrap_or(Value::Null)
+    let answer = post_signed(http, format!("{base}/slack/interactions"), body).await?;
+    Ok(answer.json().await.unwrap_or(Value::Null))
 }
 
-async fn click_complete(http: &reqwest::Client, base: &str, user: &str, run_id: &str) {
+async fn click_complete(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    run_id: &str,
+) -> Result<(), DemoError> {
     let payload = json!({
         "type": "block_actions",
         "user": {"id": user, "username": name_of(user)},
@@ -246,7 +280,8 @@ async fn click_complete(http: &reqwest::Client, base: &str, user: &str, run_id: 
         "actions": [{"action_id": "mark_complete", "value": run_id, "type": "button"}]
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("a form");
-    post_signed(http, format!("{base}/slack/interactions"), body).await;
+    post_signed(http, format!("{base}/slack/interactions"), body).await?;
+    Ok(())
 }
 
 /// Slack's mrkdwn as a person reads it: mentions as @names, entities unescaped.
