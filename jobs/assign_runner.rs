@@ -1,13 +1,13 @@
 //! `assign-runner`: picks the run's runner when its window ends or it fills up.
 
-use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     Job, JobContext,
-    retry::{RetryPolicy, after_failure},
+    retry::{Failures, RetryPolicy, after_failure},
 };
 use crate::workflows::assign_runner::{Assignment, Trigger, assign_runner};
 
@@ -24,7 +24,7 @@ impl Job for AssignRunner {
 pub async fn handle(
     job: AssignRunner,
     ctx: Data<JobContext>,
-    attempt: Attempt,
+    failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
     match assign_runner(
@@ -46,8 +46,8 @@ pub async fn handle(
             Ok(())
         }
         Err(err) => {
-            let attempt = attempt.current().max(1);
-            Err(after_failure(&ctx.pool, &task_id, attempt, RetryPolicy::DATABASE, err).await)
+            let failures = Failures::this_one(&failures);
+            Err(after_failure(&ctx.pool, &task_id, failures, RetryPolicy::DATABASE, err).await)
         }
     }
 }

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use apalis::prelude::{Attempt, BoxDynError, Data, TaskBuilder, TaskId};
+use apalis::prelude::{BoxDynError, Data, Meta, TaskBuilder, TaskId};
 use apalis_cron::Tick;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::{
     Job, JobContext,
-    retry::{RetryPolicy, after_failure},
+    retry::{Failures, RetryPolicy, after_failure},
 };
 
 /// Rows deleted per statement. Small batches keep each commit's WAL flush short: orders
@@ -46,7 +46,7 @@ pub struct Pruned {
 pub async fn handle(
     job: PruneAudit,
     ctx: Data<JobContext>,
-    attempt: Attempt,
+    failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
     match prune(&ctx.pool, ctx.audit_retention_days).await {
@@ -55,8 +55,8 @@ pub async fn handle(
             Ok(())
         }
         Err(err) => {
-            let attempt = attempt.current().max(1);
-            Err(after_failure(&ctx.pool, &task_id, attempt, RetryPolicy::DATABASE, err).await)
+            let failures = Failures::this_one(&failures);
+            Err(after_failure(&ctx.pool, &task_id, failures, RetryPolicy::DATABASE, err).await)
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `send-reminder`: the runner's reminder, `REMINDER_DELAY_SECS` after assignment.
 
-use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     Job, JobContext,
-    retry::{RetryPolicy, after_failure},
+    retry::{Failures, RetryPolicy, after_failure},
 };
 use crate::workflows::reminder::remind_runner;
 
@@ -23,7 +23,7 @@ impl Job for SendReminder {
 pub async fn handle(
     job: SendReminder,
     ctx: Data<JobContext>,
-    attempt: Attempt,
+    failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
     match remind_runner(&ctx.pool, job.run_id).await {
@@ -32,8 +32,8 @@ pub async fn handle(
             Ok(())
         }
         Err(err) => {
-            let attempt = attempt.current().max(1);
-            Err(after_failure(&ctx.pool, &task_id, attempt, RetryPolicy::DATABASE, err).await)
+            let failures = Failures::this_one(&failures);
+            Err(after_failure(&ctx.pool, &task_id, failures, RetryPolicy::DATABASE, err).await)
         }
     }
 }

@@ -3,19 +3,19 @@
 
 use std::time::Duration;
 
-use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::{
     Job, JobContext,
-    retry::{RetryPolicy, give_up, retry_later, retry_or_give_up},
+    retry::{Failures, RetryPolicy, give_up, give_up_awaiting, retry_or_give_up, wait_then_run},
 };
 use crate::{
     slack::{SlackApiError, Slot, views, views::SummaryLine},
-    storage::runs::{self, Claimed, SummaryTurn},
+    storage::runs::{Claimed, SummaryTurn},
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
@@ -28,7 +28,8 @@ pub enum SlackMessage {
     /// per run (`coffee_runs.summary_refresh_queued_at`). Rows queued before that flag also
     /// carry a `version`, which is ignored.
     RunSummary { run_id: Uuid },
-    /// A reply in the run's thread; waits for the root message if it is not posted yet.
+    /// A reply in the run's thread; waits for the root message while it is being posted,
+    /// and is given up with it.
     RunThreadReply {
         run_id: Uuid,
         text: String,
@@ -66,6 +67,10 @@ enum DeliveryError {
     /// Not a failure: run again after the wait.
     #[error("{1}")]
     NotYet(Duration, &'static str),
+    /// A thread reply whose run's root message was given up (by job `root_post`, when
+    /// known): there is no thread.
+    #[error("the run's root message was never posted, and nothing is still trying to")]
+    NoThread { root_post: Option<String> },
 }
 
 enum Delivered {
@@ -77,35 +82,43 @@ enum Delivered {
 pub async fn handle(
     message: SlackMessage,
     ctx: Data<JobContext>,
-    attempt: Attempt,
+    failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
-    let attempt = attempt.current().max(1);
     let policy = RetryPolicy::SLACK;
     let outcome = deliver(&ctx, &message).await;
     let failure = match outcome {
         Ok(Delivered::Sent | Delivered::Skipped) => return Ok(()),
         Err(DeliveryError::NotYet(wait, reason)) => {
-            return Err(retry_later(&ctx.pool, &task_id, wait, reason).await);
+            return Err(wait_then_run(&ctx.pool, &task_id, wait, reason).await);
         }
         Err(failure) => failure,
     };
+    let failures = Failures::this_one(&failures);
     let wait = match &failure {
         DeliveryError::Slack(SlackApiError::Permanent(reason)) => {
             ctx.metrics.error("slack_api");
             tracing::error!(%task_id, error = %reason, "Slack refused the message; not retrying");
             return Err(give_up(failure));
         }
+        DeliveryError::NoThread { root_post } => {
+            ctx.metrics.error("slack_api");
+            tracing::error!(%task_id, ?root_post, error = %failure, "thread reply given up");
+            return Err(match root_post.clone() {
+                Some(root_post) => give_up_awaiting(&ctx.pool, &task_id, &root_post, failure).await,
+                None => give_up(failure),
+            });
+        }
         DeliveryError::Slack(SlackApiError::RateLimited { retry_after }) => {
             ctx.metrics.slack_rate_limited();
-            policy.after_rate_limit(*retry_after, attempt)
+            policy.after_rate_limit(*retry_after, failures)
         }
-        _ => policy.backoff(attempt),
+        _ => policy.backoff(failures),
     };
-    if policy.exhausted(attempt) {
+    if policy.exhausted(failures) {
         ctx.metrics.error("slack_api");
     }
-    Err(retry_or_give_up(&ctx.pool, &task_id, attempt, policy, wait, failure).await)
+    Err(retry_or_give_up(&ctx.pool, &task_id, failures, policy, wait, failure).await)
 }
 
 async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, DeliveryError> {
@@ -117,20 +130,27 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             blocks,
         } => {
             let mut conn = ctx.pool.acquire().await?;
-            let Some(run) = runs::find(&mut conn, *run_id).await? else {
-                return Ok(Delivered::Skipped);
-            };
-            let Some(thread_ts) = run.thread_ts else {
-                return Err(DeliveryError::NotYet(
-                    Duration::from_secs(1),
-                    "the run's root message is not posted yet",
-                ));
+            let (channel_id, thread_ts) = match thread_of(&mut conn, *run_id).await? {
+                Thread::Posted {
+                    channel_id,
+                    thread_ts,
+                } => (channel_id, thread_ts),
+                Thread::Coming => {
+                    return Err(DeliveryError::NotYet(
+                        Duration::from_secs(1),
+                        "the run's root message is not posted yet",
+                    ));
+                }
+                Thread::Abandoned { root_post } => {
+                    return Err(DeliveryError::NoThread { root_post });
+                }
+                Thread::RunGone => return Ok(Delivered::Skipped),
             };
             let wait = reserve_slot(ctx, &mut conn).await?;
             drop(conn);
             pause(wait).await;
             ctx.slack
-                .post_message(&run.channel_id, text, blocks.as_ref(), Some(&thread_ts))
+                .post_message(&channel_id, text, blocks.as_ref(), Some(&thread_ts))
                 .await?;
             Ok(Delivered::Sent)
         }
@@ -158,6 +178,73 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             Ok(Delivered::Sent)
         }
     }
+}
+
+/// Where a thread reply's run and its root message stand.
+enum Thread {
+    Posted {
+        channel_id: String,
+        thread_ts: String,
+    },
+    /// Not posted yet, and a `RunSummary` job is still trying to.
+    Coming,
+    /// Not posted, and nothing is trying any more: the root post (this job, if it is
+    /// still on record) was given up.
+    Abandoned {
+        root_post: Option<String>,
+    },
+    RunGone,
+}
+
+/// Reads the run's thread and, when it has none, whether a root post is still queued or
+/// running. One statement, so one snapshot: a root post stores its `ts` before its job is
+/// acknowledged, so a snapshot in which the job has finished shows the `ts` it stored.
+async fn thread_of(conn: &mut PgConnection, run_id: Uuid) -> Result<Thread, sqlx::Error> {
+    let root_post = serde_json::to_value(SlackMessage::RunSummary { run_id })
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let row: Option<ThreadRow> = sqlx::query_as(
+        "SELECT r.channel_id, r.thread_ts, root.live AS root_post_live,
+                root.last_id AS last_root_post
+         FROM coffee_runs r
+         LEFT JOIN LATERAL (
+             SELECT bool_or(j.status IN ('Pending', 'Queued', 'Running')
+                            OR (j.status = 'Failed' AND j.attempts < j.max_attempts)) AS live,
+                    (array_agg(j.id ORDER BY j.done_at DESC NULLS LAST))[1] AS last_id
+             FROM apalis.jobs j
+             WHERE r.thread_ts IS NULL
+               AND j.job_type = $2
+               AND convert_from(j.job, 'UTF8')::jsonb @> $3
+         ) root ON true
+         WHERE r.run_id = $1",
+    )
+    .bind(run_id)
+    .bind(SlackMessage::QUEUE)
+    .bind(Json(root_post))
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Thread::RunGone);
+    };
+    Ok(match (row.thread_ts, row.root_post_live) {
+        (Some(thread_ts), _) => Thread::Posted {
+            channel_id: row.channel_id,
+            thread_ts,
+        },
+        (None, Some(true)) => Thread::Coming,
+        (None, _) => Thread::Abandoned {
+            root_post: row.last_root_post,
+        },
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct ThreadRow {
+    channel_id: String,
+    thread_ts: Option<String>,
+    /// Whether a root post job is queued or running; `None` when there is none on record.
+    root_post_live: Option<bool>,
+    /// The root post job that finished last.
+    last_root_post: Option<String>,
 }
 
 /// Posts or updates the root message, in this run's turn ([`SummaryTurn`]): one statement

@@ -68,16 +68,29 @@ pub enum Retry {
     NotFound,
 }
 
-/// Puts a failed job back in its queue as if new: pending now, attempts reset.
+/// Puts a failed job back in its queue as if new: pending now, attempts and counted
+/// failures (`jobs::retry::FAILURES_KEY`) reset. The jobs given up because this one was
+/// (a thread reply whose root message never got posted: `jobs::retry::AWAITS_KEY`) come
+/// back with it.
 pub async fn retry(pool: &PgPool, job_id: &str) -> Result<Retry, sqlx::Error> {
     let requeued: Option<JobRecord> = sqlx::query_as(
-        "UPDATE apalis.jobs
+        "WITH dependents AS (
+             UPDATE apalis.jobs
+             SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL,
+                 lock_at = NULL, done_at = NULL, metadata = delete(metadata, ARRAY[$2, $3])
+             WHERE metadata -> $3 = $1 AND status = 'Killed'
+               AND EXISTS (SELECT 1 FROM apalis.jobs WHERE id = $1 AND (status = 'Killed'
+                           OR (status = 'Failed' AND attempts >= max_attempts)))
+         )
+         UPDATE apalis.jobs
          SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL, lock_at = NULL,
-             done_at = NULL
+             done_at = NULL, metadata = delete(metadata, $2)
          WHERE id = $1 AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
          RETURNING id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job",
     )
     .bind(job_id)
+    .bind(crate::jobs::retry::FAILURES_KEY)
+    .bind(crate::jobs::retry::AWAITS_KEY)
     .fetch_optional(pool)
     .await?;
     if let Some(job) = requeued {

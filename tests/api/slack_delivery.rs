@@ -1,5 +1,6 @@
 //! `send-slack-message`: retries on 429 and transient errors, gives up on permanent ones,
-//! and paces calls under SLACK_RATE_LIMIT_PER_MIN.
+//! paces calls under SLACK_RATE_LIMIT_PER_MIN, and lets thread replies wait for their
+//! root message without spending their retries.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use coffeebuddy::{
     slack::{SlackPacer, pacer::Slot},
 };
 use serde_json::json;
+use uuid::Uuid;
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{method, path},
@@ -263,4 +265,220 @@ async fn apalis_job_fetch_is_our_plpgsql_version() {
     let rest: Vec<String> = fetch(10).await.into_iter().map(|(id, ..)| id).collect();
     assert_eq!(rest, ["retry"], "fetched jobs are not fetched again");
     assert!(fetch(10).await.is_empty());
+}
+
+/// `(status, attempts, failures in the row's metadata)` of each `send-slack-message` job
+/// of `kind` (`run_summary`, `run_thread_reply`, `post`…), in id order.
+async fn jobs_of_kind(app: &TestApp, kind: &str) -> Vec<(String, i32, Option<String>)> {
+    sqlx::query_as(
+        "SELECT status, attempts, metadata -> 'failures' FROM apalis.jobs
+         WHERE job_type = 'send-slack-message'
+           AND convert_from(job, 'UTF8')::jsonb ->> 'kind' = $1
+         ORDER BY id",
+    )
+    .bind(kind)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn run_in(app: &TestApp, channel: &str) -> Uuid {
+    sqlx::query_scalar("SELECT run_id FROM coffee_runs WHERE channel_id = $1")
+        .bind(channel)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn enqueue_thread_reply(app: &TestApp, run_id: Uuid, text: &str, delay: Option<Duration>) {
+    let mut conn = app.pool.acquire().await.unwrap();
+    let reply = SlackMessage::RunThreadReply {
+        run_id,
+        text: text.into(),
+        blocks: None,
+    };
+    jobs::enqueue(&mut conn, &reply, delay).await.unwrap();
+}
+
+fn thread_replies(calls: &[serde_json::Value]) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.get("thread_ts").is_some())
+        .count()
+}
+
+#[tokio::test]
+async fn a_thread_reply_is_given_up_with_its_runs_root_message_and_retried_with_it() {
+    let app = spawn_app().await;
+    // The app is not in the channel: Slack refuses the root message, for good as far as
+    // the job can tell (the reply never reaches Slack without its root).
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    let submitted = app
+        .submit_order("U1", "C1", Some("Latte"), Some("Small"), None)
+        .await;
+    assert_eq!(submitted.status(), 200);
+    let run_id = run_in(&app, "C1").await;
+    // Queued while the root post may still be trying: it waits for it, then sees it end.
+    enqueue_thread_reply(&app, run_id, "a runner was picked", None).await;
+
+    eventually(
+        "the root post and its thread reply to be given up",
+        || async {
+            let statuses = |jobs: Vec<(String, i32, Option<String>)>| {
+                jobs.into_iter()
+                    .map(|(status, ..)| status)
+                    .collect::<Vec<_>>()
+            };
+            statuses(jobs_of_kind(&app, "run_summary").await) == ["Killed"]
+                && statuses(jobs_of_kind(&app, "run_thread_reply").await) == ["Killed"]
+        },
+    )
+    .await;
+    let (root_id, reason, awaits): (String, String, Option<String>) = sqlx::query_as(
+        "SELECT root.id, reply.last_result::text, reply.metadata -> 'awaits_job'
+         FROM apalis.jobs root, apalis.jobs reply
+         WHERE convert_from(root.job, 'UTF8')::jsonb ->> 'kind' = 'run_summary'
+           AND convert_from(reply.job, 'UTF8')::jsonb ->> 'kind' = 'run_thread_reply'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(reason.contains("root message was never posted"), "{reason}");
+    assert_eq!(awaits.as_deref(), Some(root_id.as_str()));
+    let calls = app.slack_calls("chat.postMessage").await;
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the root post reached Slack: {calls:?}"
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(&metrics, "errors_total{error_type=\"slack_api\"}"),
+        Some(2.0),
+        "the root post and the reply are both lost"
+    );
+
+    // The app was invited meanwhile: an operator retries the root message alone.
+    let retried = coffeebuddy::storage::jobs::retry(&app.pool, &root_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        retried,
+        coffeebuddy::storage::jobs::Retry::Requeued(_)
+    ));
+    app.wait_for_jobs().await;
+    assert_eq!(
+        app.job_statuses("send-slack-message").await,
+        ["Done", "Done"]
+    );
+    let calls = app.slack_calls("chat.postMessage").await;
+    assert_eq!(thread_replies(&calls), 1, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["text"] == "a runner was picked" && c["channel"] == "C1"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn waiting_for_the_root_message_does_not_spend_the_retry_budget() {
+    let app = spawn_app().await;
+    let submitted = app
+        .submit_order("U1", "C1", Some("Latte"), Some("Small"), None)
+        .await;
+    assert_eq!(submitted.status(), 200);
+    app.wait_for_jobs().await;
+    let run_id = run_in(&app, "C1").await;
+
+    // A reply that waited twenty passes for the root message (each pass an apalis attempt,
+    // and one more attempt allowed, as `wait_then_run` leaves it), now due.
+    enqueue_thread_reply(
+        &app,
+        run_id,
+        "a runner was picked",
+        Some(Duration::from_secs(60)),
+    )
+    .await;
+    sqlx::query(
+        "UPDATE apalis.jobs
+         SET attempts = 20, max_attempts = max_attempts + 20, run_at = NOW()
+         WHERE convert_from(job, 'UTF8')::jsonb ->> 'kind' = 'run_thread_reply'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Slack's first answer to it is a 503: its first failure, retried.
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+
+    eventually("the reply to be delivered", || async {
+        jobs_of_kind(&app, "run_thread_reply")
+            .await
+            .first()
+            .is_some_and(|(status, ..)| status == "Done")
+    })
+    .await;
+    let reply = jobs_of_kind(&app, "run_thread_reply").await;
+    assert_eq!(reply[0].1, 22, "twenty waits, the 503, the delivery");
+    assert_eq!(reply[0].2.as_deref(), Some("1"), "one failure counted");
+    let calls = app.slack_calls("chat.postMessage").await;
+    assert_eq!(
+        thread_replies(&calls),
+        2,
+        "a 503, then the reply: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_operators_retry_forgives_the_counted_failures() {
+    let app = spawn_app().await;
+    enqueue_post(&app, "after a long outage").await;
+    app.wait_for_jobs().await;
+    // As if it had been given up after every failure the policy allows.
+    let id: String = sqlx::query_scalar(
+        "UPDATE apalis.jobs
+         SET status = 'Killed', attempts = 15, metadata = hstore('failures', '15')
+         WHERE job_type = 'send-slack-message' RETURNING id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // Slack is still flaky once: the retried job must retry that, not give up at once.
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+
+    let retried = coffeebuddy::storage::jobs::retry(&app.pool, &id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        retried,
+        coffeebuddy::storage::jobs::Retry::Requeued(_)
+    ));
+    app.wait_for_jobs().await;
+    assert_eq!(
+        jobs_of_kind(&app, "post").await,
+        [("Done".to_string(), 2, Some("1".to_string()))],
+        "counted afresh: one failure, then the delivery"
+    );
+    assert_eq!(app.slack_calls("chat.postMessage").await.len(), 3);
 }

@@ -39,7 +39,8 @@ impl OpsApi {
         Ok(Json(found.into_iter().map(Into::into).collect()))
     }
 
-    /// Runs a failed job again from its first attempt (409 if it has not failed). Admin only.
+    /// Runs a failed job again from its first attempt (409 if it has not failed), with the
+    /// jobs given up because it was (a root message's thread replies). Admin only.
     #[oai(path = "/jobs/:job_id/retry", method = "post")]
     async fn retry_job(
         &self,
