@@ -1,12 +1,8 @@
 //! `/coffee`: the modal through `views.open`, help, and the usual orders.
 
 use serde_json::Value;
-use wiremock::{
-    Mock, ResponseTemplate,
-    matchers::{method, path},
-};
 
-use crate::helpers::{BOT_TOKEN, spawn_app};
+use crate::helpers::{BOT_TOKEN, slack_call, slack_refusal, spawn_app};
 
 #[tokio::test]
 async fn coffee_opens_the_order_modal_through_views_open() {
@@ -100,12 +96,8 @@ async fn coffee_help_answers_an_ephemeral_usage_text() {
 #[tokio::test]
 async fn a_failing_views_open_gets_an_apology_not_an_error() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path("/api/views.open"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"ok": false, "error": "expired_trigger_id"})),
-        )
+    slack_call("views.open")
+        .respond_with(slack_refusal("expired_trigger_id"))
         .with_priority(1)
         .mount(&app.slack)
         .await;

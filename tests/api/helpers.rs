@@ -16,7 +16,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
+    Mock, MockBuilder, MockServer, ResponseTemplate,
     matchers::{method, path},
 };
 
@@ -176,6 +176,16 @@ async fn launch(
         shutdown,
         handle: std::sync::Mutex::new(Some(handle)),
     }
+}
+
+/// A mock of Slack Web API method `slack_method` (`chat.postMessage`…), to answer with.
+pub fn slack_call(slack_method: &str) -> MockBuilder {
+    Mock::given(method("POST")).and(path(format!("/api/{slack_method}")))
+}
+
+/// How Slack refuses a call: HTTP 200 with `ok: false` and `error`.
+pub fn slack_refusal(error: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": error}))
 }
 
 /// Slack answers `ok` to every method the app calls unless a test mounts otherwise.

@@ -6,13 +6,10 @@ use std::time::Duration;
 use coffeebuddy::auth::{AuthError, OidcVerifier};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
-use wiremock::{
-    Mock, ResponseTemplate,
-    matchers::{body_partial_json, method, path},
-};
+use wiremock::matchers::body_partial_json;
 
 use crate::{
-    helpers::{TestApp, WORKSPACE, eventually, spawn_app_with},
+    helpers::{TestApp, WORKSPACE, eventually, slack_call, slack_refusal, spawn_app_with},
     oidc::{self, ISSUER},
 };
 
@@ -409,13 +406,9 @@ async fn operators_list_and_retry_failed_jobs_and_read_fairness() {
     let admin = oidc::admin_token("OPS1");
     // Slack refuses the run's root message for good (the first message to the channel:
     // the DM to the runner goes to the user, and thread replies wait for the root).
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
+    slack_call("chat.postMessage")
         .and(body_partial_json(json!({"channel": "C1"})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
-        )
+        .respond_with(slack_refusal("not_in_channel"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&app.slack)

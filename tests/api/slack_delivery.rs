@@ -8,14 +8,13 @@ use coffeebuddy::{
     jobs::{self, SlackMessage},
     slack::{SlackPacer, pacer::Slot},
 };
-use serde_json::json;
 use uuid::Uuid;
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{method, path},
 };
 
-use crate::helpers::{TestApp, eventually, metric, spawn_app};
+use crate::helpers::{TestApp, eventually, metric, slack_call, slack_refusal, spawn_app};
 
 async fn enqueue_post(app: &TestApp, text: &str) {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -76,12 +75,8 @@ async fn a_5xx_is_retried_with_backoff_then_delivered() {
 #[tokio::test]
 async fn a_permanent_slack_error_fails_the_job_at_once() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
-        )
+    slack_call("chat.postMessage")
+        .respond_with(slack_refusal("channel_not_found"))
         .with_priority(1)
         .mount(&app.slack)
         .await;
@@ -312,12 +307,8 @@ async fn a_thread_reply_is_given_up_with_its_runs_root_message_and_retried_with_
     let app = spawn_app().await;
     // The app is not in the channel: Slack refuses the root message, for good as far as
     // the job can tell (the reply never reaches Slack without its root).
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
-        )
+    slack_call("chat.postMessage")
+        .respond_with(slack_refusal("not_in_channel"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&app.slack)
