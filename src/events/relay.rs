@@ -24,6 +24,13 @@ pub const TOPICS: [&str; 3] = ["coffee.orders", "coffee.assignments", "coffee.co
 const PARTITIONS: i32 = 3;
 /// Any number: it only has to be the same in every replica.
 const LEADER_LOCK: &str = "coffeebuddy:outbox-relay";
+/// How long a pass under way may still run once shutdown is asked for. With Kafka away a
+/// pass spends up to a minute on retries, longer than a pod is given to stop (CONTRACT:
+/// the pool closes within 10 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// The last flush at shutdown. Every pass awaits its own sends, so only the sends of a pass
+/// cut short can still be in flight, and their rows go out again after the restart anyway.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -67,7 +74,8 @@ pub enum RelayError {
 pub struct Pass {
     /// Rows the broker confirmed.
     pub published: usize,
-    /// A row failed every retry; it and the rows after it wait for the next pass.
+    /// A row failed every retry; it, and the later rows the broker did not take, wait for
+    /// the next pass.
     pub gave_up: bool,
 }
 
@@ -132,7 +140,9 @@ impl Relay {
             // -1: the broker's default replication factor (KIP-464).
             .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(-1)))
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(10)));
         for result in admin.create_topics(&topics, &options).await? {
             match result {
                 Ok(topic) => tracing::info!(topic, "created Kafka topic"),
@@ -147,16 +157,23 @@ impl Relay {
         Ok(())
     }
 
-    /// Publishes until `shutdown`, then finishes the pass under way and flushes.
+    /// Publishes until `shutdown`, then lets the pass under way finish (for at most
+    /// [`SHUTDOWN_GRACE`]) and flushes.
     pub async fn run(self, shutdown: CancellationToken) {
-        if self.settings.create_topics
-            && let Err(err) = self.create_topics().await
-        {
-            tracing::warn!(error = %err, "could not create the Kafka topics; publishing anyway");
+        if self.settings.create_topics {
+            tokio::select! {
+                created = self.create_topics() => if let Err(err) = created {
+                    tracing::warn!(error = %err, "could not create the Kafka topics; publishing anyway");
+                },
+                _ = shutdown.cancelled() => {}
+            }
         }
         tracing::info!(brokers = %self.settings.brokers, "outbox relay started");
         while !shutdown.is_cancelled() {
-            let published = match self.publish_pass().await {
+            let Some(outcome) = self.pass_unless_stopped(&shutdown).await else {
+                break;
+            };
+            let published = match outcome {
                 Ok(Pass { published, gave_up }) => {
                     if gave_up {
                         self.renew_producer();
@@ -175,8 +192,32 @@ impl Relay {
                 }
             }
         }
-        let _ = self.current_producer().flush(Duration::from_secs(5));
+        let _ = self.current_producer().flush(FINAL_FLUSH);
         tracing::info!("outbox relay stopped");
+    }
+
+    /// A pass, cut short [`SHUTDOWN_GRACE`] after `shutdown` (`None` then). A pass cut
+    /// short rolls back: its rows stay unpublished and go out after the restart, so a row
+    /// the broker took in it is sent again; consumers drop the repeat by its `event_id`.
+    async fn pass_unless_stopped(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Option<Result<Pass, RelayError>> {
+        let pass = self.publish_pass();
+        tokio::pin!(pass);
+        tokio::select! {
+            outcome = &mut pass => return Some(outcome),
+            _ = shutdown.cancelled() => {}
+        }
+        match tokio::time::timeout(SHUTDOWN_GRACE, pass).await {
+            Ok(outcome) => Some(outcome),
+            Err(_) => {
+                tracing::warn!(
+                    "stopped in the middle of an outbox pass; its rows go out after the restart"
+                );
+                None
+            }
+        }
     }
 
     /// One pass: publishes up to a batch of rows in order.
@@ -206,22 +247,29 @@ impl Relay {
         let first_tries =
             futures::future::join_all(rows.iter().map(|row| send(&producer, row, &self.settings)))
                 .await;
+        // Every row the broker took is stamped, whatever happened to the others: a row
+        // left unstamped would be sent again next pass. A failed row is retried in id
+        // order until one fails every retry; the broker is then most likely away, and the
+        // failed rows after it wait for the next pass instead of each spending its retries.
         let mut confirmed = Vec::with_capacity(rows.len());
         let mut gave_up = false;
         for (row, outcome) in rows.iter().zip(first_tries) {
-            match outcome {
+            let first_error = match outcome {
+                Ok(()) => {
+                    confirmed.push(row.id);
+                    continue;
+                }
+                Err(_) if gave_up => continue,
+                Err(first_error) => first_error,
+            };
+            match self.retry(&producer, row, first_error).await {
                 Ok(()) => confirmed.push(row.id),
-                Err(first_error) => match self.retry(&producer, row, first_error).await {
-                    Ok(()) => confirmed.push(row.id),
-                    Err(err) => {
-                        self.metrics.kafka_publish_failed();
-                        tracing::error!(outbox_id = row.id, event_type = %row.event_type, error = %err,
-                            "event not published after retries; it waits for the next pass");
-                        // Later rows of the batch go next pass too, unless already confirmed.
-                        gave_up = true;
-                        break;
-                    }
-                },
+                Err(err) => {
+                    self.metrics.kafka_publish_failed();
+                    tracing::error!(outbox_id = row.id, event_type = %row.event_type, error = %err,
+                        "event not published after retries; it waits for the next pass");
+                    gave_up = true;
+                }
             }
         }
         sqlx::query("UPDATE outbox SET published_at = NOW() WHERE id = ANY($1)")

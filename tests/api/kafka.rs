@@ -9,6 +9,11 @@ use std::{
     time::Duration,
 };
 
+use coffeebuddy::{
+    events::{Relay, RelaySettings},
+    storage::WarmConnections,
+    telemetry::Metrics,
+};
 use futures::StreamExt;
 use rdkafka::{
     ClientConfig, Message,
@@ -19,7 +24,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, eventually, eventually_within, free_port, spawn_app_with},
+    helpers::{
+        TestApp, database_url_of, eventually, eventually_within, free_port, spawn_app,
+        spawn_app_with,
+    },
     proxy::TcpProxy,
 };
 
@@ -364,4 +372,87 @@ async fn assert_each_published_once(app: &TestApp, brokers: &str, channel: &str,
         outbox,
         "nothing lost"
     );
+}
+
+/// A relay of the test's own, quick to give up (the service's waits 10 s per send and
+/// retries 3 times 1 s apart).
+fn impatient_relay(app: &TestApp, brokers: &str) -> Relay {
+    let warm = WarmConnections::new(app.pool.clone(), 2);
+    let settings = RelaySettings {
+        retries: 1,
+        retry_delay: Duration::from_millis(100),
+        message_timeout: Duration::from_secs(2),
+        ..RelaySettings::new(brokers.to_owned(), true)
+    };
+    Relay::new(app.pool.clone(), Metrics::new(&app.pool, &warm), settings).unwrap()
+}
+
+#[tokio::test]
+async fn an_event_the_broker_refuses_holds_back_none_after_it() {
+    let brokers = shared_broker();
+    // No relay of the service's own (no Kafka configured): the test runs the passes.
+    let app = spawn_app().await;
+    // First in the outbox: an event for a topic the broker will not take.
+    sqlx::query(
+        "INSERT INTO outbox (event_id, event_type, topic, message_key, payload, created_at)
+         VALUES (gen_random_uuid(), 'coffee.test.refused', 'no such topic!', 'refused', '{}', NOW())",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    order(&app, "U1", "C1").await;
+    let relay = impatient_relay(&app, &brokers);
+    relay.create_topics().await.unwrap();
+
+    let first = relay.publish_pass().await.unwrap();
+    assert_eq!(
+        (first.published, first.gave_up),
+        (2, true),
+        "the run's two events go out past the refused one"
+    );
+    let second = relay.publish_pass().await.unwrap();
+    assert_eq!((second.published, second.gave_up), (0, true));
+    let waiting: Vec<String> =
+        sqlx::query_scalar("SELECT topic FROM outbox WHERE published_at IS NULL")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(waiting, ["no such topic!"], "the refused event waits");
+
+    let keys = HashSet::from([run_id(&app, "C1").await.to_string()]);
+    let received = consume(&brokers, &keys, 3, Duration::from_secs(3)).await;
+    let types: Vec<&str> = received
+        .iter()
+        .map(|m| m.event_type_header.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["coffee.run.created", "coffee.order.placed"],
+        "each once, in order"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_an_absent_broker() {
+    // Nothing listens there: every send waits out its timeout, then its retries.
+    let brokers = format!("127.0.0.1:{}", free_port());
+    let app = spawn_app_with(&["--kafka-brokers", &brokers]).await;
+    order(&app, "U1", "C1").await;
+    // Let the relay start a pass on the order's events.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let signalled = std::time::Instant::now();
+    app.stop().await;
+    let stopping = signalled.elapsed();
+    assert!(
+        stopping < Duration::from_secs(10),
+        "CONTRACT: shut down within 10 s; took {stopping:?}"
+    );
+    // The service closed its pool on the way out.
+    let pool = sqlx::PgPool::connect(&database_url_of(&app)).await.unwrap();
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 2, "the events wait for the next start");
 }
