@@ -12,7 +12,7 @@ use crate::{
     slack::{
         escape::escape,
         payloads::{OrderModalMetadata, SlashCommand},
-        views::{self, HELP_TEXT},
+        views,
     },
     storage::runs,
     workflows::{
@@ -34,7 +34,7 @@ pub async fn commands(state: Data<&AppState>, body: Vec<u8>) -> Result<Response>
         "/coffee-history" => ("/coffee-history", history(&state, &command).await),
         "/coffee-cancel" => ("/coffee-cancel", cancel(&state, &command).await),
         other => {
-            let text = format!("I don't know `{}`.\n{HELP_TEXT}", escape(other));
+            let text = format!("I don't know `{}`.\n{}", escape(other), help(&state));
             ("other", Ok(ephemeral(&text)))
         }
     };
@@ -44,10 +44,14 @@ pub async fn commands(state: Data<&AppState>, body: Vec<u8>) -> Result<Response>
     answer
 }
 
+fn help(state: &AppState) -> String {
+    views::help_text(state.rules.assign_max_orders, state.rules.assign_window)
+}
+
 /// `/coffee` opens the order modal through `views.open`; `/coffee help` explains.
 async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
     if command.text.trim().eq_ignore_ascii_case("help") {
-        return Ok(ephemeral(HELP_TEXT));
+        return Ok(ephemeral(&help(state)));
     }
     let trigger_id = command
         .trigger_id

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
     jobs::{self, SlackMessage},
-    slack::{payloads::EventCallback, views::HELP_TEXT},
+    slack::{payloads::EventCallback, views},
 };
 
 #[handler]
@@ -63,7 +63,7 @@ async fn handle_callback(
     {
         let reply = SlackMessage::Post {
             channel,
-            text: HELP_TEXT.to_owned(),
+            text: views::help_text(state.rules.assign_max_orders, state.rules.assign_window),
             blocks: None,
             thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
         };

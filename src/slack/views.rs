@@ -1,6 +1,8 @@
 //! Block Kit: the order modal, its confirmation, the run's root message and help texts.
 //! Every piece of user text passes through [`escape`] before it lands in mrkdwn.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -11,12 +13,40 @@ pub const ORDER_MODAL_CALLBACK_ID: &str = "coffee_order_modal";
 /// Slack refuses section texts over 3,000 characters; stay clear of it.
 const SECTION_TEXT_LIMIT: usize = 2_900;
 
-pub const HELP_TEXT: &str = "*CoffeeBuddy* coordinates coffee runs in this channel.\n\
-• `/coffee` — order a drink; the first order starts a run\n\
-• `/coffee help` — this message\n\
-• `/coffee-history` — your last 10 coffee runs\n\
-• `/coffee-cancel` — cancel the channel's run (its initiator or runner)\n\
-A runner is picked fairly once the run has 5 orders or is 5 minutes old; they get a DM with the order list.";
+/// `/coffee help`, and the answer to an unknown command or a mention, with the
+/// assignment rule as this deployment configures it (`ASSIGN_MAX_ORDERS`,
+/// `ASSIGN_WINDOW_SECS`).
+pub fn help_text(assign_max_orders: u32, assign_window: Duration) -> String {
+    format!(
+        "*CoffeeBuddy* coordinates coffee runs in this channel.\n\
+         • `/coffee` — order a drink; the first order starts a run\n\
+         • `/coffee help` — this message\n\
+         • `/coffee-history` — your last 10 coffee runs\n\
+         • `/coffee-cancel` — cancel the channel's run (its initiator or runner)\n\
+         A runner is picked fairly once the run has {} or is {} old; \
+         they get a DM with the order list.",
+        counted(u64::from(assign_max_orders), "order"),
+        spoken_duration(assign_window),
+    )
+}
+
+/// "1 order", "5 orders".
+fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+/// Whole minutes as minutes, anything else as seconds: "5 minutes", "90 seconds".
+fn spoken_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        counted(secs / 60, "minute")
+    } else {
+        counted(secs, "second")
+    }
+}
 
 /// One of a user's usual orders, as stored in `user_preferences`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,6 +421,25 @@ fn option(value: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_states_the_configured_assignment_rule() {
+        let rule = |orders, secs| {
+            let text = help_text(orders, Duration::from_secs(secs));
+            let start = text.find("once the run has").expect("the rule is stated");
+            text[start..].split(';').next().unwrap().to_owned()
+        };
+        assert_eq!(
+            rule(5, 300),
+            "once the run has 5 orders or is 5 minutes old"
+        );
+        assert_eq!(rule(1, 60), "once the run has 1 order or is 1 minute old");
+        assert_eq!(
+            rule(3, 90),
+            "once the run has 3 orders or is 90 seconds old"
+        );
+        assert_eq!(rule(2, 1), "once the run has 2 orders or is 1 second old");
+    }
 
     fn usual(drink: &str, size: &str, custom: Option<&str>, count: i32) -> Usual {
         Usual {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{BOT_TOKEN, slack_call, slack_refusal, spawn_app};
+use crate::helpers::{BOT_TOKEN, slack_call, slack_refusal, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn coffee_opens_the_order_modal_through_views_open() {
@@ -91,6 +91,18 @@ async fn coffee_help_answers_an_ephemeral_usage_text() {
     assert_eq!(body["response_type"], "ephemeral");
     assert!(body["text"].as_str().unwrap().contains("/coffee-history"));
     assert!(app.slack_calls("views.open").await.is_empty());
+}
+
+#[tokio::test]
+async fn help_states_this_deployments_assignment_rule() {
+    let app = spawn_app_with(&["--assign-max-orders", "3", "--assign-window-secs", "90"]).await;
+    let response = app.slash_command("/coffee", "help", "U1", "C1").await;
+    let body: Value = response.json().await.unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("once the run has 3 orders or is 90 seconds old"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
