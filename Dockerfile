@@ -16,7 +16,7 @@ ENV LIBZ_SYS_STATIC=1 \
     CARGO_TERM_COLOR=never
 
 WORKDIR /build
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src/ src/
 # Compiled into the library through #[path] in src/lib.rs.
 COPY jobs/ jobs/

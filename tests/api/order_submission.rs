@@ -250,6 +250,46 @@ async fn a_second_submission_replaces_the_users_order() {
 }
 
 #[tokio::test]
+async fn a_changed_drink_moves_its_count_in_the_usuals() {
+    let app = spawn_app().await;
+    let usuals = || async {
+        sqlx::query_as::<_, (String, String, i32)>(
+            "SELECT drink_type, size, order_count FROM user_preferences
+             WHERE user_id = 'U1' ORDER BY drink_type, size",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    let usual = |drink: &str, size: &str, count: i32| (drink.to_owned(), size.to_owned(), count);
+    // A Large Latte in another channel's run, then one here.
+    for channel in ["C2", "C1"] {
+        app.submit_order("U1", channel, Some("Latte"), Some("Large"), None)
+            .await;
+    }
+    assert_eq!(usuals().await, [usual("Latte", "Large", 2)]);
+
+    // Changed to a Small Mocha: still one coffee here, now a Mocha.
+    app.submit_order("U1", "C1", Some("Mocha"), Some("Small"), None)
+        .await;
+    assert_eq!(
+        usuals().await,
+        [usual("Latte", "Large", 1), usual("Mocha", "Small", 1)]
+    );
+    // Extras alone change no count.
+    app.submit_order("U1", "C1", Some("Mocha"), Some("Small"), Some("oat milk"))
+        .await;
+    assert_eq!(
+        usuals().await,
+        [usual("Latte", "Large", 1), usual("Mocha", "Small", 1)]
+    );
+    // Back to the Latte: the Mocha was never drunk, and leaves the usuals.
+    app.submit_order("U1", "C1", Some("Latte"), Some("Large"), None)
+        .await;
+    assert_eq!(usuals().await, [usual("Latte", "Large", 2)]);
+}
+
+#[tokio::test]
 async fn twenty_concurrent_first_orders_make_one_run_of_twenty_orders() {
     // No runner before the twentieth order lands.
     let app = spawn_app_with(&["--assign-max-orders", "100"]).await;
