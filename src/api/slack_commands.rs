@@ -72,6 +72,7 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
     };
     let metadata = serde_json::to_string(&OrderModalMetadata {
         channel_id: command.channel_id.clone(),
+        workspace_id: Some(command.team_id.clone()),
     })
     .map_err(|_| ApiError::Internal)?;
     let view = views::order_modal(&metadata, &prefill);

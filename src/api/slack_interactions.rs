@@ -51,14 +51,17 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
     if submission.view.callback_id != views::ORDER_MODAL_CALLBACK_ID {
         return Ok(acknowledge());
     }
-    let workspace_id = submission
-        .workspace_id()
-        .ok_or_else(|| ApiError::InvalidInput("the submission names no workspace".into()))?
-        .to_owned();
     let metadata: OrderModalMetadata = serde_json::from_str(&submission.view.private_metadata)
         .ok()
         .filter(|m: &OrderModalMetadata| !m.channel_id.is_empty())
         .ok_or_else(|| ApiError::InvalidInput("private_metadata names no channel".into()))?;
+    let workspace_id = metadata
+        .workspace_id
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .or(submission.workspace_id())
+        .ok_or_else(|| ApiError::InvalidInput("the submission names no workspace".into()))?
+        .to_owned();
     let values = &submission.view.state;
     let order = match OrderInput::parse(
         values.value("drink_type", "drink_type"),

@@ -177,6 +177,12 @@ pub struct InnerEvent {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct OrderModalMetadata {
     pub channel_id: String,
+    /// The slash command's `team_id`, so the order joins the run that `/coffee-cancel`
+    /// and `/coffee-history` in that channel see: on Enterprise Grid a submission's
+    /// `team` can name another workspace of the org than the command did. Absent from
+    /// modals opened before it was stored; the submission's own workspace then counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
 }
 
 #[cfg(test)]

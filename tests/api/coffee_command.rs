@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::helpers::{BOT_TOKEN, slack_call, slack_refusal, spawn_app, spawn_app_with};
+use crate::helpers::{
+    BOT_TOKEN, WORKSPACE, slack_call, slack_refusal, spawn_app, spawn_app_with, view_submission,
+};
 
 #[tokio::test]
 async fn coffee_opens_the_order_modal_through_views_open() {
@@ -166,4 +168,33 @@ async fn unknown_commands_get_the_usage_text() {
             .unwrap()
             .starts_with("I don't know `/tea`")
     );
+}
+
+/// On Enterprise Grid a submission's `team` can name another workspace of the org than the
+/// `/coffee` that opened the modal: the order joins the run of the command's workspace,
+/// the one `/coffee-cancel` in that channel sees.
+#[tokio::test]
+async fn the_order_joins_the_workspace_of_the_command_that_opened_the_modal() {
+    let app = spawn_app().await;
+    app.slash_command("/coffee", "", "U1", "C1").await;
+    let opened = app.slack_calls("views.open").await;
+    let metadata = opened[0]["view"]["private_metadata"].clone();
+    let mut submission = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    submission["view"]["private_metadata"] = metadata;
+    submission["team"]["id"] = "T0OTHER".into();
+    submission["user"]["team_id"] = "T0OTHER".into();
+    assert_eq!(app.interaction(&submission).await.status(), 200);
+    let workspace: String = sqlx::query_scalar("SELECT workspace_id FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(workspace, WORKSPACE);
+
+    let cancelled = app.slash_command("/coffee-cancel", "", "U1", "C1").await;
+    assert_eq!(cancelled.status(), 200);
+    let status: String = sqlx::query_scalar("SELECT status::text FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
 }
