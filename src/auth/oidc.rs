@@ -1,7 +1,8 @@
 //! Bearer JWTs checked against the issuer's JWKS: signature (RS256 or ES256 only: `none`
 //! and HMAC tokens are refused), `iss`, `aud`, `exp` and `nbf`. Keys are cached and fetched
-//! again on an unknown `kid`, at most once a minute, so a rotation is picked up and a flood
-//! of made-up key ids cannot hammer the issuer.
+//! again on an unknown `kid`, or once they are an hour old, at most once a minute: a
+//! rotation is picked up, a key the issuer withdrew stops being trusted, and a flood of
+//! made-up key ids cannot hammer the issuer.
 
 use std::{
     collections::HashMap,
@@ -20,6 +21,10 @@ use tokio::sync::RwLock;
 pub const ADMIN_SCOPE: &str = "coffeebuddy:admin";
 /// Fetch the key set again on an unknown key id at most this often.
 const REFETCH_FLOOR: Duration = Duration::from_secs(60);
+/// Keys older than this are fetched again before they are used: a key the issuer withdrew
+/// (rotated out after a leak) is trusted at most this long. Should the issuer be away
+/// then, the keys in hand go on serving.
+const KEYS_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -58,23 +63,66 @@ struct Claims {
 
 struct KeyCache {
     keys: HashMap<String, (Algorithm, DecodingKey)>,
+    /// When `keys` were fetched.
     fetched_at: Option<Instant>,
+    /// The latest fetch, when it failed: when, and why.
+    failed: Option<(Instant, String)>,
+}
+
+/// What the cache can say about a key id without asking the issuer.
+enum Lookup {
+    Found((Algorithm, DecodingKey)),
+    Refused(AuthError),
+    /// Ask the issuer.
+    Fetch,
+}
+
+impl KeyCache {
+    fn lookup(&self, kid: &str, floor: Duration, max_age: Duration) -> Lookup {
+        let key = self.keys.get(kid).cloned();
+        let fetched_within =
+            |limit: Duration| self.fetched_at.is_some_and(|at| at.elapsed() < limit);
+        if let Some(key) = &key
+            && fetched_within(max_age)
+        {
+            return Lookup::Found(key.clone());
+        }
+        // The issuer was asked too recently to ask again: answer from what is in hand.
+        if let Some((at, why)) = &self.failed
+            && at.elapsed() < floor
+        {
+            return match key {
+                Some(key) => Lookup::Found(key),
+                None => Lookup::Refused(AuthError::KeysUnavailable(why.clone())),
+            };
+        }
+        if fetched_within(floor) {
+            return match key {
+                Some(key) => Lookup::Found(key),
+                None => Lookup::Refused(AuthError::UnknownKey),
+            };
+        }
+        Lookup::Fetch
+    }
 }
 
 pub struct OidcVerifier {
-    issuer: String,
+    /// `OIDC_ISSUER` with and without a trailing slash: a URL parser adds one to a bare
+    /// host, and issuers differ (Ory Hydra writes `iss` with it, others without).
+    issuers: [String; 2],
     audience: String,
     jwks_url: Url,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
     refetch_floor: Duration,
+    keys_max_age: Duration,
 }
 
 impl OidcVerifier {
     pub fn new(issuer: &Url, jwks_url: Url, audience: &str) -> Self {
+        let bare = issuer.as_str().trim_end_matches('/');
         Self {
-            // Issuers write `iss` without the trailing slash a URL parser adds.
-            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            issuers: [bare.to_owned(), format!("{bare}/")],
             audience: audience.to_owned(),
             jwks_url,
             http: reqwest::Client::builder()
@@ -84,14 +132,22 @@ impl OidcVerifier {
             cache: RwLock::new(KeyCache {
                 keys: HashMap::new(),
                 fetched_at: None,
+                failed: None,
             }),
             refetch_floor: REFETCH_FLOOR,
+            keys_max_age: KEYS_MAX_AGE,
         }
     }
 
     /// Changes how often an unknown key id may trigger a fetch (tests use milliseconds).
     pub fn with_refetch_floor(mut self, floor: Duration) -> Self {
         self.refetch_floor = floor;
+        self
+    }
+
+    /// Changes how old keys may be before they are fetched again (tests use milliseconds).
+    pub fn with_keys_max_age(mut self, max_age: Duration) -> Self {
+        self.keys_max_age = max_age;
         self
     }
 
@@ -114,7 +170,7 @@ impl OidcVerifier {
             ));
         }
         let mut validation = Validation::new(alg);
-        validation.set_issuer(&[self.issuer.as_str()]);
+        validation.set_issuer(&self.issuers);
         validation.set_audience(&[self.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
@@ -138,32 +194,39 @@ impl OidcVerifier {
     }
 
     async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), AuthError> {
-        {
-            let cache = self.cache.read().await;
-            if let Some(found) = cache.keys.get(kid) {
-                return Ok(found.clone());
-            }
-            if cache
-                .fetched_at
-                .is_some_and(|at| at.elapsed() < self.refetch_floor)
-            {
-                return Err(AuthError::UnknownKey);
-            }
+        let (floor, max_age) = (self.refetch_floor, self.keys_max_age);
+        match self.cache.read().await.lookup(kid, floor, max_age) {
+            Lookup::Found(key) => return Ok(key),
+            Lookup::Refused(err) => return Err(err),
+            Lookup::Fetch => {}
         }
         let mut cache = self.cache.write().await;
-        // Another request may have refreshed while we waited for the lock.
-        if let Some(found) = cache.keys.get(kid) {
-            return Ok(found.clone());
+        // Another request may have fetched while this one waited for the lock.
+        match cache.lookup(kid, floor, max_age) {
+            Lookup::Found(key) => return Ok(key),
+            Lookup::Refused(err) => return Err(err),
+            Lookup::Fetch => {}
         }
-        if cache
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.refetch_floor)
-        {
-            return Err(AuthError::UnknownKey);
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::info!(keys = keys.len(), "fetched the OIDC issuer's keys");
+                *cache = KeyCache {
+                    keys,
+                    fetched_at: Some(Instant::now()),
+                    failed: None,
+                };
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not fetch the OIDC issuer's keys");
+                let why = match &err {
+                    AuthError::KeysUnavailable(why) => why.clone(),
+                    other => other.to_string(),
+                };
+                cache.failed = Some((Instant::now(), why));
+                // Keys past their age still serve while the issuer is away.
+                return cache.keys.get(kid).cloned().ok_or(err);
+            }
         }
-        cache.fetched_at = Some(Instant::now());
-        cache.keys = self.fetch().await?;
-        tracing::info!(keys = cache.keys.len(), "fetched the OIDC issuer's keys");
         cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
     }
 

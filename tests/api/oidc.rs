@@ -25,6 +25,11 @@ pub async fn jwks_server(file: &str) -> MockServer {
 
 pub async fn serve_jwks(server: &MockServer, file: &str) {
     server.reset().await;
+    serve_jwks_keeping_mocks(server, file).await;
+}
+
+/// Serves `file` beside the mocks `server` has already.
+pub async fn serve_jwks_keeping_mocks(server: &MockServer, file: &str) {
     let jwks: Value = serde_json::from_slice(&fixture(file)).unwrap();
     Mock::given(method("GET"))
         .and(path("/.well-known/jwks.json"))

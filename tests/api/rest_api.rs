@@ -158,6 +158,93 @@ async fn keys_are_fetched_again_for_an_unknown_kid_at_most_once_a_minute() {
     assert_eq!(jwks.received_requests().await.unwrap().len(), 1);
 }
 
+/// A verifier of the test's own against `jwks`, for the issuer `issuer`.
+fn verifier(jwks: &wiremock::MockServer, issuer: &str) -> OidcVerifier {
+    let url = Url::parse(&format!("{}/.well-known/jwks.json", jwks.uri())).unwrap();
+    OidcVerifier::new(&Url::parse(issuer).unwrap(), url, oidc::AUDIENCE)
+}
+
+#[tokio::test]
+async fn an_issuer_is_the_same_with_or_without_its_trailing_slash() {
+    let jwks = oidc::jwks_server("jwks.json").await;
+    // Ory Hydra writes `iss` with the slash; others without.
+    for configured in [ISSUER.to_owned(), format!("{ISSUER}/")] {
+        let verifier = verifier(&jwks, &configured);
+        for iss in [ISSUER.to_owned(), format!("{ISSUER}/")] {
+            let mut claims = oidc::claims("U1", "");
+            claims["iss"] = iss.clone().into();
+            let verified = verifier.verify(&oidc::sign("rsa-1", &claims)).await;
+            assert!(
+                verified.is_ok(),
+                "OIDC_ISSUER {configured}, iss {iss}: {verified:?}"
+            );
+        }
+        let mut claims = oidc::claims("U1", "");
+        claims["iss"] = "https://hydra.example.test.evil/".into();
+        assert!(
+            verifier
+                .verify(&oidc::sign("rsa-1", &claims))
+                .await
+                .is_err()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_briefly_away_gets_503_not_401_and_is_asked_again() {
+    let jwks = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/.well-known/jwks.json"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&jwks)
+        .await;
+    oidc::serve_jwks_keeping_mocks(&jwks, "jwks.json").await;
+    let verifier = verifier(&jwks, ISSUER).with_refetch_floor(Duration::from_millis(300));
+    let token = oidc::user_token("U1");
+    for _ in 0..2 {
+        // The first asks the issuer; the second is within the floor and must not call the
+        // token's key unknown (401) when it was the issuer that failed.
+        assert!(
+            matches!(
+                verifier.verify(&token).await,
+                Err(AuthError::KeysUnavailable(_))
+            ),
+            "a failed fetch is the service's trouble (503)"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(verifier.verify(&token).await.unwrap().user_id, "U1");
+}
+
+#[tokio::test]
+async fn a_key_the_issuer_withdrew_stops_being_trusted() {
+    let jwks = oidc::jwks_server("jwks.json").await;
+    let verifier = verifier(&jwks, ISSUER)
+        .with_refetch_floor(Duration::from_millis(100))
+        .with_keys_max_age(Duration::from_secs(1));
+    let token = oidc::user_token("U1");
+    assert!(verifier.verify(&token).await.is_ok());
+    // `rsa-1` is rotated out (leaked, say).
+    oidc::serve_jwks(&jwks, "jwks-rotated.json").await;
+    assert!(
+        verifier.verify(&token).await.is_ok(),
+        "still trusted while the keys are young"
+    );
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert_eq!(verifier.verify(&token).await, Err(AuthError::UnknownKey));
+    // While the issuer is away, keys past their age go on serving.
+    oidc::serve_jwks(&jwks, "jwks.json").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(verifier.verify(&token).await.is_ok());
+    jwks.reset().await;
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert!(
+        verifier.verify(&token).await.is_ok(),
+        "the issuer is away: the keys in hand serve"
+    );
+}
+
 #[tokio::test]
 async fn runs_orders_completion_and_cancellation_through_the_api() {
     let (app, _jwks) = rest_app(&["--assign-max-orders", "2"]).await;
