@@ -81,7 +81,9 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
     };
     match place_order_warm(&state.warm, &state.rules, &request).await {
         Ok(placed) => {
-            state.metrics.order_placed(request.order.drink_type);
+            if !placed.replaced {
+                state.metrics.order_placed(request.order.drink_type);
+            }
             let view = views::order_confirmation(
                 &request.order.describe(),
                 &request.channel_id,

@@ -125,6 +125,7 @@ impl Metrics {
         );
     }
 
+    /// A new order (a changed one is still the one coffee: not counted again).
     pub fn order_placed(&self, drink: DrinkType) {
         self.inner
             .orders

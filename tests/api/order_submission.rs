@@ -24,7 +24,8 @@ type BadOrder<'a> = (
 );
 
 use crate::helpers::{
-    ROOT_TS, WORKSPACE, eventually, spawn_app, spawn_app_tuned, spawn_app_with, view_submission,
+    ROOT_TS, WORKSPACE, eventually, metric, spawn_app, spawn_app_tuned, spawn_app_with,
+    view_submission,
 };
 
 #[tokio::test]
@@ -227,6 +228,11 @@ async fn a_second_submission_replaces_the_users_order() {
         .await
         .unwrap();
     assert_eq!(count, 1, "a changed order is still one coffee");
+    assert_eq!(
+        metric(&app.metrics().await, "orders_total{drink_type=\"Latte\"}"),
+        Some(1.0),
+        "and one order"
+    );
 
     // Both events name the one stored order of the one run, and so do their audit rows.
     let (run_id, order_id): (Uuid, Uuid) = sqlx::query_as("SELECT run_id, order_id FROM orders")

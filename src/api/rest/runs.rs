@@ -188,7 +188,9 @@ fn parse_order(
 async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
     match place_order_warm(&state.warm, &state.rules, &request).await {
         Ok(placed) => {
-            state.metrics.order_placed(request.order.drink_type);
+            if !placed.replaced {
+                state.metrics.order_placed(request.order.drink_type);
+            }
             Ok(placed.run_id)
         }
         Err(PlaceOrderError::RunnerAssigned) => Err(RestError::conflict(
