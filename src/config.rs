@@ -207,8 +207,12 @@ impl Settings {
     }
 }
 
+/// A secret as given, less the whitespace around it: none of these values (a database URL,
+/// Slack's signing secret and bot token) holds any, and a Kubernetes Secret made from a
+/// file often ends in a newline, which would fail every signature check with no hint why.
 fn parse_secret(value: &str) -> Result<SecretString, String> {
-    if value.trim().is_empty() {
+    let value = value.trim();
+    if value.is_empty() {
         return Err("must not be empty".into());
     }
     Ok(SecretString::from(value.to_owned()))
@@ -282,6 +286,21 @@ mod tests {
                 .unwrap_or_else(|| panic!("no setting {id}"));
             assert!(arg.is_hide_env_values_set(), "{id}");
         }
+    }
+
+    /// A Kubernetes Secret made from a file often ends in a newline.
+    #[test]
+    fn secrets_lose_the_whitespace_around_them() {
+        let s = parse(&[
+            "--slack-signing-secret",
+            "s3cret\n",
+            "--slack-bot-token",
+            " xoxb-1\r\n",
+        ])
+        .expect("parses");
+        assert_eq!(s.slack_signing_secret.unwrap().expose_secret(), "s3cret");
+        assert_eq!(s.slack_bot_token.unwrap().expose_secret(), "xoxb-1");
+        assert!(parse(&["--slack-signing-secret", " \n"]).is_err());
     }
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {

@@ -158,9 +158,14 @@ impl VaultSecrets {
                 .filter(|v| !v.is_empty())
                 .ok_or(VaultError::Missing { path, field })
         };
+        // Slack's values hold no whitespace; one stored with a trailing newline would fail
+        // every signature check, or every call's Authorization header.
+        let slack_value = |value: Option<String>, field| {
+            required(value.map(|v| v.trim().to_owned()), SLACK_PATH, field)
+        };
         Ok(SecretBundle {
-            signing_secret: required(slack.signing_secret, SLACK_PATH, "signing_secret")?.into(),
-            bot_token: required(slack.bot_token, SLACK_PATH, "bot_token")?.into(),
+            signing_secret: slack_value(slack.signing_secret, "signing_secret")?.into(),
+            bot_token: slack_value(slack.bot_token, "bot_token")?.into(),
             database: DatabaseCredentials {
                 username: required(db.username, DB_PATH, "username")?,
                 password: required(db.password, DB_PATH, "password")?.into(),

@@ -145,6 +145,16 @@ async fn logs_in_with_the_service_account_and_reads_both_secrets() {
 }
 
 #[tokio::test]
+async fn slack_values_lose_the_whitespace_around_them() {
+    let (vault, token_path) = fake_vault("vault-signing").await;
+    mount_slack_secret(&vault, "vault-signing\n", " xoxb-from-vault\n", 1).await;
+    let secrets = VaultSecrets::new(settings(&vault, &token_path)).unwrap();
+    let bundle = secrets.get().await.unwrap();
+    assert_eq!(bundle.signing_secret.expose_secret(), "vault-signing");
+    assert_eq!(bundle.bot_token.expose_secret(), "xoxb-from-vault");
+}
+
+#[tokio::test]
 async fn a_5xx_is_retried_with_backoff() {
     let (vault, token_path) = fake_vault("vault-signing").await;
     Mock::given(method("GET"))
