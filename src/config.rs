@@ -259,7 +259,12 @@ fn check_database_url(value: &str) -> Result<(), String> {
     if url.path().trim_start_matches('/').is_empty() {
         return Err("names no database (expected …/DATABASE at the end)".into());
     }
-    Ok(())
+    // What the driver makes of the rest (`sslmode`, other parameters). Its messages name
+    // the offending parameter, never the URL and its password.
+    value
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .map(drop)
+        .map_err(|e| format!("not usable: {e}"))
 }
 
 #[cfg(test)]
@@ -363,6 +368,7 @@ mod tests {
             "postgres://u:hunter2@h",
             "mysql://u:hunter2@h/db",
             "hunter2",
+            "postgres://u:hunter2@h/db?sslmode=bogus",
         ] {
             let err = parse(&["--database-url", url])
                 .unwrap()
