@@ -74,6 +74,19 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
+/// The values an expression matches `error_type` against (`="a"` or `=~"a|b"`).
+fn error_types_in(expr: &str) -> Vec<String> {
+    expr.split("error_type")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.strip_prefix("=~").or_else(|| rest.strip_prefix('='))?;
+            let quoted = rest.strip_prefix('"')?;
+            Some(quoted[..quoted.find('"')?].to_owned())
+        })
+        .flat_map(|values| values.split('|').map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
 fn find_clause(text: &str, clause: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = text[from..].find(clause) {
@@ -147,9 +160,8 @@ async fn the_dashboard_and_alerts_query_only_exported_metrics() {
     let app = spawn_app().await;
     // Histograms show their series once observed.
     app.slash_command("/coffee", "help", "U1", "C1").await;
-    let exported: BTreeSet<String> = app
-        .metrics()
-        .await
+    let metrics = app.metrics().await;
+    let exported: BTreeSet<String> = metrics
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
@@ -172,6 +184,15 @@ async fn the_dashboard_and_alerts_query_only_exported_metrics() {
         missing.is_empty(),
         "queried but not exported: {missing:?}\nexported: {exported:?}"
     );
+    // An error_type an expression picks must be one the service counts (each starts at 0).
+    for expr in dashboard.iter().chain(&alerts) {
+        for error_type in error_types_in(expr) {
+            assert!(
+                metrics.contains(&format!("errors_total{{error_type=\"{error_type}\"")),
+                "{expr} picks error_type {error_type}, which the service never counts"
+            );
+        }
+    }
     for needed in [
         "command_latency_seconds_bucket",
         "circuit_breaker_state",
