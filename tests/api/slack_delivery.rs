@@ -32,6 +32,16 @@ async fn enqueue_post(app: &TestApp, text: &str) {
     .unwrap();
 }
 
+/// Slack answers the next `posts` messages with a 503.
+async fn slack_unavailable_for(app: &TestApp, posts: u64) {
+    slack_call("chat.postMessage")
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(posts)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+}
+
 #[tokio::test]
 async fn a_429_is_retried_after_retry_after_and_delivered_once() {
     let app = spawn_app().await;
@@ -59,13 +69,7 @@ async fn a_429_is_retried_after_retry_after_and_delivered_once() {
 #[tokio::test]
 async fn a_5xx_is_retried_with_backoff_then_delivered() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&app.slack)
-        .await;
+    slack_unavailable_for(&app, 2).await;
     enqueue_post(&app, "after an outage").await;
     app.wait_for_jobs().await;
     assert_eq!(app.slack_calls("chat.postMessage").await.len(), 3);
@@ -302,6 +306,18 @@ fn thread_replies(calls: &[serde_json::Value]) -> usize {
         .count()
 }
 
+/// `POST /jobs/{id}/retry`'s work, then every due job run.
+async fn retry_as_an_operator(app: &TestApp, job_id: &str) {
+    let retried = coffeebuddy::storage::jobs::retry(&app.pool, job_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        retried,
+        coffeebuddy::storage::jobs::Retry::Requeued(_)
+    ));
+    app.wait_for_jobs().await;
+}
+
 #[tokio::test]
 async fn a_thread_reply_is_given_up_with_its_runs_root_message_and_retried_with_it() {
     let app = spawn_app().await;
@@ -359,14 +375,7 @@ async fn a_thread_reply_is_given_up_with_its_runs_root_message_and_retried_with_
     );
 
     // The app was invited meanwhile: an operator retries the root message alone.
-    let retried = coffeebuddy::storage::jobs::retry(&app.pool, &root_id)
-        .await
-        .unwrap();
-    assert!(matches!(
-        retried,
-        coffeebuddy::storage::jobs::Retry::Requeued(_)
-    ));
-    app.wait_for_jobs().await;
+    retry_as_an_operator(&app, &root_id).await;
     assert_eq!(
         app.job_statuses("send-slack-message").await,
         ["Done", "Done"]
@@ -409,13 +418,7 @@ async fn waiting_for_the_root_message_does_not_spend_the_retry_budget() {
     .await
     .unwrap();
     // Slack's first answer to it is a 503: its first failure, retried.
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&app.slack)
-        .await;
+    slack_unavailable_for(&app, 1).await;
 
     eventually("the reply to be delivered", || async {
         jobs_of_kind(&app, "run_thread_reply")
@@ -450,22 +453,9 @@ async fn an_operators_retry_forgives_the_counted_failures() {
     .await
     .unwrap();
     // Slack is still flaky once: the retried job must retry that, not give up at once.
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&app.slack)
-        .await;
+    slack_unavailable_for(&app, 1).await;
 
-    let retried = coffeebuddy::storage::jobs::retry(&app.pool, &id)
-        .await
-        .unwrap();
-    assert!(matches!(
-        retried,
-        coffeebuddy::storage::jobs::Retry::Requeued(_)
-    ));
-    app.wait_for_jobs().await;
+    retry_as_an_operator(&app, &id).await;
     assert_eq!(
         jobs_of_kind(&app, "post").await,
         [("Done".to_string(), 2, Some("1".to_string()))],
