@@ -26,8 +26,12 @@ use crate::{
     workflows::{RunRules, rules::SUMMARY_REFRESH_DELAY},
 };
 
+/// From the shutdown signal, how long requests, jobs and the other components get to
+/// finish before they are stopped where they are. CONTRACT: the pool is closed within
+/// 10 s of the signal, and closing it (`storage::close`) takes the rest.
+const COMPONENTS_DEADLINE: Duration = Duration::from_secs(8);
 /// In-flight requests get this long to finish after shutdown begins.
-const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+const HTTP_DRAIN_TIMEOUT: Duration = COMPONENTS_DEADLINE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -309,7 +313,27 @@ impl Application {
         });
 
         let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(COMPONENTS_DEADLINE).await;
+        };
+        tokio::pin!(deadline);
+        loop {
+            let joined = tokio::select! {
+                joined = tasks.join_next() => joined,
+                () = &mut deadline => {
+                    // A job stopped here is still `Running` in its row; apalis puts it back
+                    // in the queue once its worker is seen gone, and it runs again.
+                    tracing::warn!(
+                        still_running = tasks.len(),
+                        "stopping what did not finish within the shutdown deadline"
+                    );
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+            };
+            let Some(joined) = joined else { break };
             let outcome = joined.map_err(std::io::Error::other).and_then(|r| r);
             if let Err(err) = outcome {
                 tracing::error!(error = %err, "a service component stopped with an error");

@@ -10,8 +10,10 @@ use sqlx::{
 
 use crate::{config::Settings, secrets::DatabaseCredentials};
 
-/// How long `close` waits for in-flight queries (REQ-002).
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `close` waits for in-flight queries (REQ-002). It runs once the service's
+/// components have stopped (`startup`), 8 s at most after the signal: the whole shutdown
+/// stays within CONTRACT's 10 s.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pooled connection idle longer than this is pinged before use.
 pub(super) const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
@@ -113,7 +115,7 @@ pub async fn close(pool: &PgPool) {
         .await
         .is_err()
     {
-        tracing::warn!("database pool did not close within 10 s; connections dropped");
+        tracing::warn!("database pool did not close in time; connections dropped");
     }
 }
 

@@ -1,6 +1,7 @@
-//! Graceful shutdown: a request and a job in flight when the signal comes both finish.
+//! Graceful shutdown: a request and a job in flight when the signal comes both finish,
+//! and what has not finished within the deadline is stopped.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coffeebuddy::jobs::{self, SlackMessage};
 use wiremock::{
@@ -8,7 +9,7 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::spawn_app;
+use crate::helpers::{database_url_of, eventually, slack_call, spawn_app};
 
 #[tokio::test]
 async fn in_flight_requests_and_jobs_finish_after_the_signal() {
@@ -66,4 +67,48 @@ async fn in_flight_requests_and_jobs_finish_after_the_signal() {
         "the job in flight finished and was recorded"
     );
     assert_eq!(app.slack_calls("views.open").await.len(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_ends_within_ten_seconds_whatever_is_still_running() {
+    let app = spawn_app().await;
+    // Slack hangs: the call would give up only after the client's 10 s timeout.
+    slack_call("chat.postMessage")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": true, "channel": "U1", "ts": "1.2"}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let dm = SlackMessage::Post {
+        channel: "U1".into(),
+        text: "stuck".into(),
+        blocks: None,
+        thread_ts: None,
+    };
+    jobs::enqueue(&mut conn, &dm, None).await.unwrap();
+    drop(conn);
+    eventually("the job to call Slack", || async {
+        !app.slack_calls("chat.postMessage").await.is_empty()
+    })
+    .await;
+
+    let signalled = Instant::now();
+    app.stop().await;
+    let stopping = signalled.elapsed();
+    assert!(
+        stopping < Duration::from_secs(10),
+        "CONTRACT: the pool closes within 10 s of the signal; took {stopping:?}"
+    );
+    // The job stopped mid-call stays on record, to run again once its worker is seen gone.
+    let pool = sqlx::PgPool::connect(&database_url_of(&app)).await.unwrap();
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = 'send-slack-message'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["Running"]);
 }
