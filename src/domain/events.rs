@@ -182,11 +182,12 @@ impl DomainEvent {
         Self::new(EventKind::RunnerAssigned, scope, runner_user_id, fields)
     }
 
-    pub fn run_completed(scope: &RunScope, runner_user_id: &str) -> Self {
+    /// The runner's run, marked complete by `completed_by` (the runner, or an admin).
+    pub fn run_completed(scope: &RunScope, runner_user_id: &str, completed_by: &str) -> Self {
         let fields = EventFields::RunnerOnly {
             runner_user_id: runner_user_id.to_owned(),
         };
-        Self::new(EventKind::RunCompleted, scope, runner_user_id, fields)
+        Self::new(EventKind::RunCompleted, scope, completed_by, fields)
     }
 
     pub fn run_cancelled(scope: &RunScope, cancelled_by_user_id: &str) -> Self {

@@ -38,25 +38,23 @@ pub async fn complete_run(
     let Some(run) = runs::lock(&mut tx, run_id).await? else {
         return Ok(Completion::NotFound);
     };
+    // Who may comes first: anyone else learns nothing of the run's state.
+    if run.runner_user_id.as_deref() != Some(actor.user_id) && !actor.admin {
+        return Ok(Completion::NotRunner);
+    }
     if run.status != "active" {
         return Ok(Completion::AlreadyOver { status: run.status });
     }
     let Some(runner) = run.runner_user_id.clone() else {
-        return Ok(if actor.admin {
-            Completion::NoRunner
-        } else {
-            Completion::NotRunner
-        });
+        return Ok(Completion::NoRunner);
     };
-    if runner != actor.user_id && !actor.admin {
-        return Ok(Completion::NotRunner);
-    }
     // An admin acting through the REST API may never have ordered: audit rows need them.
     users::upsert(&mut tx, actor.user_id, None).await?;
     if !runs::finish(&mut tx, run_id, true).await? {
         return Ok(Completion::AlreadyOver { status: run.status });
     }
-    events::record(&mut tx, &DomainEvent::run_completed(&scope(&run), &runner)).await?;
+    let completed = DomainEvent::run_completed(&scope(&run), &runner, actor.user_id);
+    events::record(&mut tx, &completed).await?;
     let reply = SlackMessage::RunThreadReply {
         run_id,
         text: views::completion_reply(&runner),
@@ -92,9 +90,7 @@ pub async fn cancel_run(
     let Some(run) = runs::lock(&mut tx, run_id).await? else {
         return Ok(Cancellation::NotFound);
     };
-    if run.status != "active" {
-        return Ok(Cancellation::AlreadyOver { status: run.status });
-    }
+    // Who may comes first: anyone else learns nothing of the run's state.
     let allowed = actor.admin
         || run.initiator_user_id == actor.user_id
         || run.runner_user_id.as_deref() == Some(actor.user_id);
@@ -102,6 +98,9 @@ pub async fn cancel_run(
         return Ok(Cancellation::NotAllowed {
             initiator: run.initiator_user_id,
         });
+    }
+    if run.status != "active" {
+        return Ok(Cancellation::AlreadyOver { status: run.status });
     }
     users::upsert(&mut tx, actor.user_id, None).await?;
     if !runs::finish(&mut tx, run_id, false).await? {

@@ -439,6 +439,53 @@ async fn runs_orders_completion_and_cancellation_through_the_api() {
 }
 
 #[tokio::test]
+async fn an_admin_completes_as_themselves_and_strangers_learn_nothing_of_ended_runs() {
+    let (app, _jwks) = rest_app(&["--assign-max-orders", "2"]).await;
+    let (u1, u2) = (oidc::user_token("U1"), oidc::user_token("U2"));
+    let (outsider, admin) = (oidc::user_token("U9"), oidc::admin_token("OPS1"));
+    let (_, run) = call(&app, Method::POST, "/runs", Some(&u1), Some(new_run("C1"))).await;
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    let order = json!({"drink_type": "Mocha", "size": "Small"});
+    let orders = format!("/runs/{run_id}/orders");
+    let (status, _) = call(&app, Method::POST, &orders, Some(&u2), Some(order)).await;
+    assert_eq!(status, 201);
+    let runner = || async {
+        call(
+            &app,
+            Method::GET,
+            &format!("/runs/{run_id}"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .1["runner_user_id"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    eventually("a runner", || async { runner().await.is_some() }).await;
+
+    let complete = format!("/runs/{run_id}/complete");
+    let (status, _) = call(&app, Method::PATCH, &complete, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let (actor, in_payload): (String, String) = sqlx::query_as(
+        "SELECT user_id, payload->>'runner_user_id' FROM audit_logs
+         WHERE event_type = 'run_completed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(actor, "OPS1", "the audit row names who completed the run");
+    assert_eq!(Some(in_payload), runner().await, "and the event its runner");
+
+    // Refused as for an active run: not told that it is over.
+    let cancel = format!("/runs/{run_id}/cancel");
+    for (verb, path) in [(Method::PATCH, &complete), (Method::POST, &cancel)] {
+        let (status, body) = call(&app, verb, path, Some(&outsider), None).await;
+        assert_eq!((status, error_code(&body)), (403, "unauthorized"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn preferences_are_the_users_own_business() {
     let (app, _jwks) = rest_app(&[]).await;
     for channel in ["C1", "C2", "C3", "C4"] {
