@@ -49,6 +49,8 @@ pub async fn run(mut settings: Settings) -> Result<(), StartError> {
     settings.reminder_delay_secs = 2;
     settings.kafka_brokers = None;
     settings.vault_addr = None;
+    // The database was just created empty, whatever MIGRATE_ON_START says.
+    settings.migrate_on_start = true;
     settings.log_format = LogFormat::Pretty;
 
     let app = Application::build(settings, Role::All, Options::default()).await?;
@@ -114,10 +116,15 @@ fn run_id_from(line: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `url` with its database swapped for the demo's; the server, credentials and parameters
+/// (`?sslmode=`, `?host=`) stay. A URL that does not parse is left for validation to name.
 fn demo_database_url(url: &str) -> String {
-    match url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/coffeebuddy_demo"),
-        None => url.to_owned(),
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_path("coffeebuddy_demo");
+            parsed.to_string()
+        }
+        Err(_) => url.to_owned(),
     }
 }
 
@@ -417,6 +424,26 @@ fn indent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_database_is_on_the_same_server_with_the_same_parameters() {
+        for (given, demo) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/coffeebuddy",
+                "postgres://postgres@127.0.0.1:5432/coffeebuddy_demo",
+            ),
+            (
+                "postgres://postgres@127.0.0.1:5432",
+                "postgres://postgres@127.0.0.1:5432/coffeebuddy_demo",
+            ),
+            (
+                "postgres://u:pw@db.internal/app?sslmode=require",
+                "postgres://u:pw@db.internal/coffeebuddy_demo?sslmode=require",
+            ),
+        ] {
+            assert_eq!(demo_database_url(given), demo, "{given}");
+        }
+    }
 
     #[test]
     fn mentions_and_entities_read_as_people_see_them() {
