@@ -16,7 +16,7 @@ use std::cell::Cell;
 use futures::TryFutureExt;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route,
-    error::NotFoundError,
+    error::{MethodNotAllowedError, NotFoundError},
     get, handler,
     http::StatusCode,
     post,
@@ -101,6 +101,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 .with_status(StatusCode::NOT_FOUND)
                 .into_response()
         })
+        .catch_error(|_: MethodNotAllowedError| async { method_not_allowed() })
         .map_to_response()
         .around(move |endpoint, request| {
             let metrics = metrics.clone();
@@ -189,11 +190,20 @@ fn rest_edge(err: poem::Error) -> poem::Error {
     }
 }
 
+/// A route asked with a method it does not take: JSON like every other error. CONTRACT
+/// lists no code for it; this one says what happened.
+fn method_not_allowed() -> Response {
+    Json(json!({"error": "method_not_allowed", "message": "the route does not take this method"}))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .into_response()
+}
+
 fn code_of(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 => "unauthenticated",
         403 => "unauthorized",
         404 => "not_found",
+        405 => "method_not_allowed",
         409 => "conflict",
         413 => "payload_too_large",
         422 => "invalid_input",
@@ -220,6 +230,7 @@ pub fn ops_app(state: AppState) -> impl Endpoint<Output = Response> {
                 .with_status(StatusCode::NOT_FOUND)
                 .into_response()
         })
+        .catch_error(|_: MethodNotAllowedError| async { method_not_allowed() })
         .map_to_response()
 }
 

@@ -21,12 +21,13 @@ const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
 /// `state` values of the `jobs` gauge: apalis' task statuses.
 const JOB_STATES: [&str; 6] = ["Pending", "Queued", "Running", "Done", "Failed", "Killed"];
 /// Error types pre-registered at zero so dashboards see the series before the first error.
-const KNOWN_ERROR_TYPES: [&str; 9] = [
+const KNOWN_ERROR_TYPES: [&str; 10] = [
     "invalid_signature",
     "request_expired",
     "invalid_input",
     "payload_too_large",
     "not_found",
+    "method_not_allowed",
     "conflict",
     "service_unavailable",
     "internal",

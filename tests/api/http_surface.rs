@@ -147,6 +147,34 @@ async fn probes_answer() {
 }
 
 #[tokio::test]
+async fn a_method_a_route_does_not_take_gets_a_json_405() {
+    let app = spawn_app().await;
+    let run = uuid::Uuid::new_v4();
+    for (verb, path) in [
+        (reqwest::Method::DELETE, format!("/api/v1/runs/{run}")),
+        (reqwest::Method::POST, "/healthz".to_owned()),
+    ] {
+        let response = app
+            .http
+            .request(verb.clone(), format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(response).await,
+            (405, "method_not_allowed".to_owned()),
+            "{verb} {path}"
+        );
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(&metrics, "errors_total{error_type=\"method_not_allowed\"}"),
+        Some(1.0),
+        "the REST one counted as what it is"
+    );
+}
+
+#[tokio::test]
 async fn metrics_export_the_contract_names() {
     let app = spawn_app().await;
     app.slash_command("/coffee", "help", "U1", "C1").await;
