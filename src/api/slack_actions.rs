@@ -83,7 +83,8 @@ async fn cannot_run(
         OptOut::OptedOut => "Got it: you won't be picked as runner for this run.".into(),
         OptOut::AlreadyOptedOut => "You're already out of the running for this run.".into(),
         OptOut::NotParticipant => "You haven't ordered in this run.".into(),
-        OptOut::Closed => "This run already has its runner.".into(),
+        OptOut::RunnerPicked => "This run already has its runner.".into(),
+        OptOut::RunOver => "This coffee run is over.".into(),
     }))
 }
 

@@ -127,18 +127,23 @@ pub enum OptOut {
     OptedOut,
     AlreadyOptedOut,
     NotParticipant,
-    /// A runner is picked or the run is over.
-    Closed,
+    /// A runner is picked already.
+    RunnerPicked,
+    /// Completed, cancelled or gone.
+    RunOver,
 }
 
 /// `Can't run today`: the participant is left out of this run's candidates.
 pub async fn opt_out(pool: &PgPool, run_id: Uuid, user_id: &str) -> Result<OptOut, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(run) = runs::lock(&mut tx, run_id).await? else {
-        return Ok(OptOut::Closed);
+        return Ok(OptOut::RunOver);
     };
-    if run.status != "active" || run.runner_user_id.is_some() {
-        return Ok(OptOut::Closed);
+    if run.status != "active" {
+        return Ok(OptOut::RunOver);
+    }
+    if run.runner_user_id.is_some() {
+        return Ok(OptOut::RunnerPicked);
     }
     if !runs::is_participant(&mut tx, run_id, user_id).await? {
         return Ok(OptOut::NotParticipant);

@@ -455,6 +455,11 @@ async fn run_controls_volunteer_close_and_opt_out() {
     audit.retain(|t| t == "orders_closed" || t == "runner_opted_out");
     audit.sort();
     assert_eq!(audit, ["orders_closed", "runner_opted_out"]);
+    // `Can't run today` once a runner is picked, and once the run is over.
+    click(&app, "U1", "C2", "opt_out", second.run_id).await;
+    let cancelled = app.slash_command("/coffee-cancel", "", "U1", "C1").await;
+    assert_eq!(cancelled.status(), 200);
+    click(&app, "U1", "C1", "opt_out", run.run_id).await;
 
     app.wait_for_jobs().await;
     let ephemerals: Vec<(String, String)> = app
@@ -475,6 +480,8 @@ async fn run_controls_volunteer_close_and_opt_out() {
             "U3",
             "Only the person who started this run can close its orders.",
         ),
+        ("U1", "This run already has its runner."),
+        ("U1", "This coffee run is over."),
     ] {
         assert!(
             ephemerals.contains(&(expected.0.to_owned(), expected.1.to_owned())),
