@@ -486,6 +486,36 @@ async fn an_admin_completes_as_themselves_and_strangers_learn_nothing_of_ended_r
 }
 
 #[tokio::test]
+async fn of_simultaneous_new_runs_in_a_channel_one_starts_and_the_rest_get_409() {
+    let (app, _jwks) = rest_app(&[]).await;
+    let tokens: Vec<String> = (1..=8)
+        .map(|i| oidc::user_token(&format!("U{i}")))
+        .collect();
+    let answers = futures::future::join_all(tokens.iter().map(|token| {
+        call(
+            &app,
+            Method::POST,
+            "/runs",
+            Some(token),
+            Some(new_run("C1")),
+        )
+    }))
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409],
+        "{answers:?}"
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 1, "nobody's order joined a run they did not start");
+}
+
+#[tokio::test]
 async fn preferences_are_the_users_own_business() {
     let (app, _jwks) = rest_app(&[]).await;
     for channel in ["C1", "C2", "C3", "C4"] {

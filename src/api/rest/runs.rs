@@ -12,7 +12,7 @@ use crate::{
     storage::{orders, runs},
     workflows::{
         Actor,
-        place_order::{OrderRequest, PlaceOrderError, place_order_warm},
+        place_order::{OrderRequest, PlaceOrderError, place_order, place_order_warm},
         run_controls::{Cancellation, Completion, cancel_run, complete_run},
     },
 };
@@ -46,15 +46,6 @@ impl RunsApi {
             check_slack_id(value).map_err(|e| RestError::invalid(&format!("{field} {e}")))?;
         }
         let order = parse_order(&body.drink_type, &body.size, body.customizations.as_deref())?;
-        if let Some(active) = runs::find_active(&state.pool, &body.workspace_id, &body.channel_id)
-            .await
-            .map_err(|e| RestError::database("find the channel's run", &e))?
-        {
-            return Err(RestError::conflict(&format!(
-                "the channel already has an active run ({}); order into it",
-                active.run_id
-            )));
-        }
         let request = OrderRequest {
             workspace_id: body.workspace_id,
             channel_id: body.channel_id,
@@ -63,7 +54,7 @@ impl RunsApi {
             order,
             run_id: None,
         };
-        let run_id = order_into(&state, request).await?;
+        let run_id = start_run(&state, request).await?;
         Ok(Created::Run(Json(load(&state, run_id).await?)))
     }
 
@@ -186,23 +177,45 @@ fn parse_order(
 }
 
 async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
-    match place_order_warm(&state.warm, &state.rules, &request).await {
-        Ok(placed) => {
-            if !placed.replaced {
-                state.metrics.order_placed(request.order.drink_type);
-            }
-            Ok(placed.run_id)
+    let placed = place_order_warm(&state.warm, &state.rules, &request)
+        .await
+        .map_err(refused)?;
+    if !placed.replaced {
+        state.metrics.order_placed(request.order.drink_type);
+    }
+    Ok(placed.run_id)
+}
+
+/// Starts the channel's run with the caller's order, or answers 409 when the channel has
+/// one. Decided in one transaction: a run another request starts in the meantime is not
+/// joined, the order is rolled back.
+async fn start_run(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
+    let database = |e: sqlx::Error| RestError::database("start a run", &e);
+    let mut tx = state.pool.begin().await.map_err(database)?;
+    let placed = place_order(&mut tx, &state.rules, &request)
+        .await
+        .map_err(refused)?;
+    if !placed.run_created {
+        return Err(RestError::conflict(&format!(
+            "the channel already has an active run ({}); order into it",
+            placed.run_id
+        )));
+    }
+    tx.commit().await.map_err(database)?;
+    state.metrics.order_placed(request.order.drink_type);
+    Ok(placed.run_id)
+}
+
+fn refused(error: PlaceOrderError) -> RestError {
+    match error {
+        PlaceOrderError::RunnerAssigned => {
+            RestError::conflict("a runner has already been picked for this run")
         }
-        Err(PlaceOrderError::RunnerAssigned) => Err(RestError::conflict(
-            "a runner has already been picked for this run",
-        )),
-        Err(PlaceOrderError::RunNotActive) => {
-            Err(RestError::conflict("the run is no longer taking orders"))
+        PlaceOrderError::RunNotActive => RestError::conflict("the run is no longer taking orders"),
+        PlaceOrderError::Contended => {
+            RestError::conflict("the channel's run changed meanwhile; try again")
         }
-        Err(PlaceOrderError::Contended) => Err(RestError::conflict(
-            "the channel's run changed meanwhile; try again",
-        )),
-        Err(PlaceOrderError::Database(e)) => Err(RestError::database("place order", &e)),
+        PlaceOrderError::Database(e) => RestError::database("place order", &e),
     }
 }
 
