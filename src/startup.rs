@@ -28,8 +28,9 @@ use crate::{
 
 /// From the shutdown signal, how long requests, jobs and the other components get to
 /// finish before they are stopped where they are. CONTRACT: the pool is closed within
-/// 10 s of the signal, and closing it (`storage::close`) takes the rest.
-const COMPONENTS_DEADLINE: Duration = Duration::from_secs(8);
+/// 10 s of the signal; closing it (`storage::close`) takes up to 2 s more, and a second
+/// is left for stopping the components.
+const COMPONENTS_DEADLINE: Duration = Duration::from_secs(7);
 /// In-flight requests get this long to finish after shutdown begins.
 const HTTP_DRAIN_TIMEOUT: Duration = COMPONENTS_DEADLINE;
 

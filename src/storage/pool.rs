@@ -11,7 +11,7 @@ use sqlx::{
 use crate::{config::Settings, secrets::DatabaseCredentials};
 
 /// How long `close` waits for in-flight queries (REQ-002). It runs once the service's
-/// components have stopped (`startup`), 8 s at most after the signal: the whole shutdown
+/// components have stopped (`startup`), 7 s after the signal at most: the whole shutdown
 /// stays within CONTRACT's 10 s.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
