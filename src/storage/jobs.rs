@@ -74,19 +74,22 @@ pub enum Retry {
 /// back with it.
 pub async fn retry(pool: &PgPool, job_id: &str) -> Result<Retry, sqlx::Error> {
     let requeued: Option<JobRecord> = sqlx::query_as(
-        "WITH dependents AS (
+        "WITH retried AS (
              UPDATE apalis.jobs
              SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL,
-                 lock_at = NULL, done_at = NULL, metadata = delete(metadata, ARRAY[$2, $3])
-             WHERE metadata -> $3 = $1 AND status = 'Killed'
-               AND EXISTS (SELECT 1 FROM apalis.jobs WHERE id = $1 AND (status = 'Killed'
-                           OR (status = 'Failed' AND attempts >= max_attempts)))
+                 lock_at = NULL, done_at = NULL, metadata = delete(metadata, $2)
+             WHERE id = $1
+               AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
+             RETURNING id, job_type, status, attempts, max_attempts, last_result, run_at,
+                       done_at, job
+         ), dependents AS (
+             UPDATE apalis.jobs j
+             SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL,
+                 lock_at = NULL, done_at = NULL, metadata = delete(j.metadata, ARRAY[$2, $3])
+             FROM retried
+             WHERE j.metadata -> $3 = retried.id AND j.status = 'Killed'
          )
-         UPDATE apalis.jobs
-         SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL, lock_at = NULL,
-             done_at = NULL, metadata = delete(metadata, $2)
-         WHERE id = $1 AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
-         RETURNING id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job",
+         SELECT * FROM retried",
     )
     .bind(job_id)
     .bind(crate::jobs::retry::FAILURES_KEY)
