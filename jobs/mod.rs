@@ -178,6 +178,17 @@ impl Default for WorkerSettings {
     }
 }
 
+/// How a worker of `queue` talks to its table.
+///
+/// `lock_tasks(false)`: apalis would otherwise mark each job `Running` as it starts, in a
+/// transaction of its own (BEGIN, UPDATE, COMMIT and the pool's release ping: four round
+/// trips a job, a quarter of a Slack job's). The fetch has already taken the job for this
+/// worker (`Queued`, `lock_by`), which is what the acknowledgement, orphan recovery and
+/// [`release_fetched`] go by; a job in progress shows as `Queued` instead of `Running`.
+fn job_config(queue: &str) -> Config {
+    Config::default().queue(queue).lock_tasks(false)
+}
+
 /// Longest pause between restarts of a worker that keeps failing (the database is down).
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -213,7 +224,7 @@ pub async fn run_workers(
                     instance.clone(),
                     move |worker_name| {
                         let backend = PostgresStorage::<$job>::new(&ctx.pool)
-                            .with_config(Config::default().queue(<$job>::QUEUE))
+                            .with_config(job_config(<$job>::QUEUE))
                             .with_pubsub()
                             .poll_with_strategy(poll::Tick::new(
                                 settings.poll_interval,
@@ -278,7 +289,7 @@ pub async fn run_workers(
 
 /// Runs the worker `start` makes (given its unique name) until `shutdown`, starting it
 /// again after a failure. When a worker of a job queue (`pool`) ends, the jobs it had
-/// fetched but not started go back to the queue at once, instead of waiting minutes for
+/// fetched and not finished go back to the queue at once, instead of waiting minutes for
 /// apalis' orphan recovery (seen: a restart left such a job `Queued`).
 async fn supervise<F, Fut>(
     name: &'static str,
@@ -317,7 +328,9 @@ async fn supervise<F, Fut>(
     }
 }
 
-/// Puts the jobs a stopped worker had fetched but not started back to `Pending`.
+/// Puts the jobs a stopped worker had fetched and not finished back to `Pending`. Safe
+/// because apalis polls a worker's jobs inside the worker's own future (it spawns none):
+/// once that future has returned, none of them is still running.
 async fn release_fetched(pool: &PgPool, worker_name: &str) {
     let released = sqlx::query(
         "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
