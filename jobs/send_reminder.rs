@@ -1,4 +1,6 @@
-//! `send-reminder`: the runner's reminder, `REMINDER_DELAY_SECS` after assignment.
+//! `send-reminder`: DMs the runner their reminder, `REMINDER_DELAY_SECS` after assignment,
+//! and records it (`workflows::reminder`). A Slack call like any other, so it is paced and
+//! retried under [`RetryPolicy::SLACK`].
 
 use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
 use serde::{Deserialize, Serialize};
@@ -6,9 +8,10 @@ use uuid::Uuid;
 
 use super::{
     Job, JobContext,
-    retry::{Failures, RetryPolicy, after_failure},
+    retry::{Failures, RetryPolicy},
+    send_slack_message::{Delivered, DeliveryError, pause, reserve_slot, settle},
 };
-use crate::workflows::reminder::remind_runner;
+use crate::workflows::reminder::{due_reminder, record_reminder};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReminder {
@@ -17,7 +20,7 @@ pub struct SendReminder {
 
 impl Job for SendReminder {
     const QUEUE: &'static str = "send-reminder";
-    const MAX_ATTEMPTS: usize = RetryPolicy::DATABASE.max_attempts;
+    const MAX_ATTEMPTS: usize = RetryPolicy::SLACK.max_attempts;
 }
 
 pub async fn handle(
@@ -26,14 +29,30 @@ pub async fn handle(
     failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
-    match remind_runner(&ctx.pool, job.run_id).await {
-        Ok(sent) => {
-            tracing::info!(run_id = %job.run_id, sent, "reminder due");
-            Ok(())
-        }
-        Err(err) => {
-            let failures = Failures::this_one(&failures);
-            Err(after_failure(&ctx.pool, &task_id, failures, RetryPolicy::DATABASE, err).await)
-        }
-    }
+    let outcome = remind(&ctx, job.run_id).await;
+    settle(&ctx, &failures, &task_id, outcome).await
+}
+
+/// Sends the reminder if it is still due, then records it. Should recording fail after the
+/// DM went out, the retry sends it again: a second reminder beats a silent one.
+async fn remind(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryError> {
+    let mut conn = ctx.pool.acquire().await?;
+    let Some(reminder) = due_reminder(&mut conn, run_id).await? else {
+        tracing::debug!(%run_id, "no reminder due");
+        return Ok(Delivered::Skipped);
+    };
+    let wait = reserve_slot(ctx, &mut conn).await?;
+    drop(conn);
+    pause(wait).await;
+    ctx.slack
+        .post_message(
+            &reminder.runner,
+            &reminder.text,
+            Some(&reminder.blocks),
+            None,
+        )
+        .await?;
+    let recorded = record_reminder(&mut *ctx.pool.acquire().await?, &reminder).await?;
+    tracing::info!(%run_id, recorded, "reminder sent");
+    Ok(Delivered::Sent)
 }

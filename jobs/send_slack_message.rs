@@ -59,7 +59,7 @@ impl Job for SlackMessage {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum DeliveryError {
+pub(super) enum DeliveryError {
     #[error(transparent)]
     Slack(#[from] SlackApiError),
     #[error("database: {0}")]
@@ -73,9 +73,10 @@ enum DeliveryError {
     NoThread { root_post: Option<String> },
 }
 
-enum Delivered {
+pub(super) enum Delivered {
     Sent,
-    /// Nothing to send: a newer refresh is queued, or the run is gone.
+    /// Nothing to send: a newer refresh is queued, the run is gone, or its reminder is
+    /// no longer due.
     Skipped,
 }
 
@@ -85,16 +86,27 @@ pub async fn handle(
     failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
-    let policy = RetryPolicy::SLACK;
     let outcome = deliver(&ctx, &message).await;
+    settle(&ctx, &failures, &task_id, outcome).await
+}
+
+/// Hands a Slack call's outcome back to apalis under [`RetryPolicy::SLACK`]: done, run
+/// again after a wait that is not a failure, retried after a failure, or given up.
+pub(super) async fn settle(
+    ctx: &JobContext,
+    failures: &Meta<Failures>,
+    task_id: &TaskId,
+    outcome: Result<Delivered, DeliveryError>,
+) -> Result<(), BoxDynError> {
+    let policy = RetryPolicy::SLACK;
     let failure = match outcome {
         Ok(Delivered::Sent | Delivered::Skipped) => return Ok(()),
         Err(DeliveryError::NotYet(wait, reason)) => {
-            return Err(wait_then_run(&ctx.pool, &task_id, wait, reason).await);
+            return Err(wait_then_run(&ctx.pool, task_id, wait, reason).await);
         }
         Err(failure) => failure,
     };
-    let failures = Failures::this_one(&failures);
+    let failures = Failures::this_one(failures);
     let wait = match &failure {
         DeliveryError::Slack(SlackApiError::Permanent(reason)) => {
             ctx.metrics.error("slack_api");
@@ -105,7 +117,7 @@ pub async fn handle(
             ctx.metrics.error("slack_api");
             tracing::error!(%task_id, ?root_post, error = %failure, "thread reply given up");
             return Err(match root_post.clone() {
-                Some(root_post) => give_up_awaiting(&ctx.pool, &task_id, &root_post, failure).await,
+                Some(root_post) => give_up_awaiting(&ctx.pool, task_id, &root_post, failure).await,
                 None => give_up(failure),
             });
         }
@@ -118,7 +130,7 @@ pub async fn handle(
     if policy.exhausted(failures) {
         ctx.metrics.error("slack_api");
     }
-    Err(retry_or_give_up(&ctx.pool, &task_id, failures, policy, wait, failure).await)
+    Err(retry_or_give_up(&ctx.pool, task_id, failures, policy, wait, failure).await)
 }
 
 async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, DeliveryError> {
@@ -315,7 +327,7 @@ async fn redraw(ctx: &JobContext, claimed: Claimed) -> Result<Option<String>, De
 
 /// Takes this call's place under SLACK_RATE_LIMIT_PER_MIN: how long to wait before making
 /// it. A slot further away than MAX_SLOT_WAIT re-queues the job instead.
-async fn reserve_slot(
+pub(super) async fn reserve_slot(
     ctx: &JobContext,
     conn: &mut PgConnection,
 ) -> Result<Duration, DeliveryError> {
@@ -333,7 +345,7 @@ fn slot_wait(slot: Slot) -> Result<Duration, DeliveryError> {
     }
 }
 
-async fn pause(wait: Duration) {
+pub(super) async fn pause(wait: Duration) {
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection, types::Json};
 use uuid::Uuid;
 
-use super::orders::OrderLine;
-use crate::slack::Slot;
+use super::{events, orders::OrderLine};
+use crate::{domain::DomainEvent, slack::Slot};
 
 /// The columns the order flow and the root message need.
 #[derive(Debug, Clone, FromRow)]
@@ -202,17 +202,48 @@ pub async fn finish(
     Ok(updated.rows_affected() == 1)
 }
 
-/// Stamps `reminder_sent_at` unless the run is over or was reminded already.
-pub async fn mark_reminded(conn: &mut PgConnection, run_id: Uuid) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE coffee_runs SET reminder_sent_at = NOW()
+/// The run if its runner is still to be reminded: active, with a runner, not reminded.
+pub async fn awaiting_reminder(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM coffee_runs
          WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
-           AND runner_user_id IS NOT NULL",
+           AND runner_user_id IS NOT NULL"
+    ))
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Stamps `reminder_sent_at` and records `event` (audit row and outbox event) in one
+/// statement, so both or neither commit, unless the run is over, was reminded already, or
+/// has a runner other than `runner`. The update takes the run's row lock, so it sees a
+/// completion or cancellation that committed first.
+pub async fn mark_reminded(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    runner: &str,
+    event: &DomainEvent,
+) -> Result<bool, sqlx::Error> {
+    let recorded = sqlx::query(
+        "WITH reminded AS (
+             UPDATE coffee_runs SET reminder_sent_at = NOW()
+             WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
+               AND runner_user_id = $2
+             RETURNING run_id
+         )
+         SELECT record_event($3) FROM reminded",
     )
     .bind(run_id)
-    .execute(conn)
+    .bind(runner)
+    .bind(Json(events::row(event)))
+    .fetch_optional(conn)
     .await?;
-    Ok(updated.rows_affected() == 1)
+    Ok(recorded.is_some())
 }
 
 /// Whether `user_id` has an order in the run.

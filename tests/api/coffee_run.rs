@@ -6,7 +6,12 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{ROOT_TS, TestApp, WORKSPACE, button_click, eventually, spawn_app_with};
+use wiremock::{ResponseTemplate, matchers::body_string_contains};
+
+use crate::helpers::{
+    ROOT_TS, TestApp, WORKSPACE, button_click, eventually, eventually_within, slack_call,
+    slack_refusal, spawn_app_with,
+};
 
 async fn order(app: &TestApp, user: &str, channel: &str, drink: &str) {
     let response = app
@@ -290,6 +295,77 @@ async fn the_runner_cancels_and_no_reminder_follows() {
     // A new run can start in the channel.
     order(&app, "U1", "C1", "Latte").await;
     assert_eq!(the_run(&app, "C1").await.status, "active");
+}
+
+/// Runs two orders in `C1` to an assigned runner, reminded a second later.
+async fn an_assigned_run(app: &TestApp) -> RunRow {
+    order(app, "U1", "C1", "Latte").await;
+    order(app, "U2", "C1", "Mocha").await;
+    eventually("a runner", || async {
+        the_run(app, "C1").await.runner_user_id.is_some()
+    })
+    .await;
+    the_run(app, "C1").await
+}
+
+/// The reminder DMs Slack was asked to send.
+async fn reminders_sent(app: &TestApp) -> usize {
+    slack_texts(app, "chat.postMessage")
+        .await
+        .iter()
+        .filter(|p| p["text"].as_str().unwrap().starts_with("Reminder:"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_reminder_slack_refuses_is_not_recorded_as_sent() {
+    let app = spawn_app_with(&["--assign-max-orders", "2", "--reminder-delay-secs", "1"]).await;
+    slack_call("chat.postMessage")
+        .and(body_string_contains("Reminder:"))
+        .respond_with(slack_refusal("channel_not_found"))
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    let run = an_assigned_run(&app).await;
+    eventually("the reminder to be given up", || async {
+        app.job_statuses("send-reminder").await == ["Killed"]
+    })
+    .await;
+
+    assert_eq!(reminders_sent(&app).await, 1, "refused once, not retried");
+    assert!(the_run(&app, "C1").await.reminder_sent_at.is_none());
+    assert!(
+        !audit_types(&app, run.run_id)
+            .await
+            .contains(&"reminder_sent".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_is_retried_through_a_slack_outage_and_recorded_once() {
+    let app = spawn_app_with(&["--assign-max-orders", "2", "--reminder-delay-secs", "1"]).await;
+    slack_call("chat.postMessage")
+        .and(body_string_contains("Reminder:"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&app.slack)
+        .await;
+    let run = an_assigned_run(&app).await;
+    eventually_within("the reminder", Duration::from_secs(20), || async {
+        the_run(&app, "C1").await.reminder_sent_at.is_some()
+    })
+    .await;
+    app.wait_for_jobs().await;
+
+    assert_eq!(reminders_sent(&app).await, 3, "two 503s, then the DM");
+    assert_eq!(app.job_statuses("send-reminder").await, ["Done"]);
+    let audited = audit_types(&app, run.run_id).await;
+    assert_eq!(
+        audited.iter().filter(|t| *t == "reminder_sent").count(),
+        1,
+        "{audited:?}"
+    );
 }
 
 /// The text of each run's line in a `/coffee-history` answer (the first block is its header).
