@@ -11,6 +11,7 @@ pub mod prune_audit;
 pub mod retry;
 pub mod send_reminder;
 pub mod send_slack_message;
+mod wakeups;
 
 use std::time::Duration;
 
@@ -204,16 +205,19 @@ pub async fn run_workers(
 ) -> Result<(), std::io::Error> {
     // Worker names are advisory locks in apalis: unique per process and per restart.
     let instance = uuid::Uuid::new_v4().simple().to_string();
+    let wakeups = wakeups::Wakeups::new(&JOB_TYPES);
+    let listener = tokio::spawn(wakeups.clone().listen(ctx.pool.clone(), shutdown.clone()));
     // Backends are built afresh for each start: `PollWith` is only `Clone` when its
     // strategy is, and `.clone()` on it silently derefs to the bare storage, dropping the
     // wake-ups (seen here: delayed jobs waited for the 30 s heartbeat).
     macro_rules! supervise {
         ($job:ty, $handler:path) => {{
-            let (ctx, settings, instance, shutdown) = (
+            let (ctx, settings, instance, shutdown, wakeups) = (
                 ctx.clone(),
                 settings.clone(),
                 instance.clone(),
                 shutdown.clone(),
+                wakeups.clone(),
             );
             tokio::spawn(async move {
                 let pool = ctx.pool.clone();
@@ -225,7 +229,7 @@ pub async fn run_workers(
                     move |worker_name| {
                         let backend = PostgresStorage::<$job>::new(&ctx.pool)
                             .with_config(job_config(<$job>::QUEUE))
-                            .with_pubsub()
+                            .poll_with_stream(wakeups.stream(<$job>::QUEUE))
                             .poll_with_strategy(poll::Tick::new(
                                 settings.poll_interval,
                                 settings.busy_poll_interval,
@@ -284,6 +288,7 @@ pub async fn run_workers(
     for worker in workers {
         worker.await.map_err(std::io::Error::other)?;
     }
+    listener.await.map_err(std::io::Error::other)?;
     Ok(())
 }
 

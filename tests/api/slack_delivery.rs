@@ -14,7 +14,10 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::{TestApp, eventually, metric, slack_call, slack_refusal, spawn_app};
+use crate::helpers::{
+    TestApp, eventually, eventually_within, metric, slack_call, slack_refusal, spawn_app,
+    spawn_app_tuned,
+};
 
 async fn enqueue_post(app: &TestApp, text: &str) {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -40,6 +43,23 @@ async fn slack_unavailable_for(app: &TestApp, posts: u64) {
         .with_priority(1)
         .mount(&app.slack)
         .await;
+}
+
+#[tokio::test]
+async fn an_announced_job_wakes_its_worker_without_waiting_for_a_poll() {
+    // Workers that poll once an hour: only the announcement can bring the job in time.
+    let app = spawn_app_tuned(&[], |options| {
+        options.workers.poll_interval = Duration::from_secs(3600);
+        options.workers.busy_poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    // The listener wakes every worker once it listens; let that first fetch pass.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    enqueue_post(&app, "announced").await;
+    eventually_within("the announced message", Duration::from_secs(5), || async {
+        app.slack_calls("chat.postMessage").await.len() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
