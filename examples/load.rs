@@ -141,8 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse::<PgConnectOptions>()?
         .connect()
         .await?;
-    // Runs stay open: ASSIGN_MAX_ORDERS=1000 and a day-long window keep any runner from
-    // being assigned, so no order is refused. Warm up, then take the idle footprint.
+    // Each run fills at its tenth order (ASSIGN_MAX_ORDERS=RUN_SIZE) and gets its runner;
+    // its channel's next orders go to a new channel id (`signed_request`), so no order is
+    // refused. Warm up, then take the idle footprint.
     warm_up(&http, &base).await;
     settle(&mut db).await?;
     let autovacuum = autovacuum_stand_in(&mut db).await?;
