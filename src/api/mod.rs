@@ -163,7 +163,13 @@ async fn guard_database<T: IntoResponse>(
         ),
     };
     if noted || unreachable {
-        state.breaker.record_failure();
+        // Overload is not an outage: counted, a burst that queued requests past the acquire
+        // timeout would open the breaker and refuse everything for CIRCUIT_OPEN_SECS. A
+        // database that is really gone breaks connections (errors that shrink the pool) or
+        // refuses new ones, and those failures still count.
+        if !state.database_saturated() {
+            state.breaker.record_failure();
+        }
     } else if status != StatusCode::SERVICE_UNAVAILABLE {
         // Another 503 (the OIDC issuer's keys out of reach) says nothing of the database.
         state.breaker.record_success();

@@ -28,3 +28,14 @@ pub struct AppState {
     /// `None` when OIDC_ISSUER is unset: the REST API then answers 401.
     pub oidc: Option<Arc<OidcVerifier>>,
 }
+
+impl AppState {
+    /// Whether the database connections are all busy: every connection the pool may open
+    /// is open and in use, or every place of the warm set is taken. A request that timed
+    /// out waiting for a connection then was behind other requests, not cut off from the
+    /// database.
+    pub fn database_saturated(&self) -> bool {
+        let max = self.pool.options().get_max_connections();
+        (self.pool.size() >= max && self.pool.num_idle() == 0) || self.warm.full()
+    }
+}

@@ -137,6 +137,13 @@ impl WarmConnections {
         }
     }
 
+    /// Whether every place of the set is taken by a connection in use or being opened: a
+    /// caller that timed out now waited behind the others.
+    pub fn full(&self) -> bool {
+        let state = self.inner.lock();
+        state.taken >= self.inner.capacity && state.idle.is_empty()
+    }
+
     /// Connections of the set idle right now.
     pub fn idle(&self) -> usize {
         self.inner.lock().idle.len()

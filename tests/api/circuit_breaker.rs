@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::{
-    helpers::{TestApp, eventually, metric, spawn_app_through},
+    helpers::{TestApp, eventually, metric, spawn_app_through, spawn_app_with},
     oidc,
     proxy::TcpProxy,
 };
@@ -122,4 +122,51 @@ async fn rest_requests_that_lose_the_database_open_the_circuit() {
         "three lost connections opened it"
     );
     proxy.restore().await;
+}
+
+#[tokio::test]
+async fn requests_that_time_out_behind_busy_connections_do_not_open_the_circuit() {
+    let app = spawn_app_with(&[
+        "--circuit-failure-threshold",
+        "2",
+        "--db-acquire-timeout-secs",
+        "1",
+        "--db-max-connections",
+        "4",
+    ])
+    .await;
+    assert_eq!(order(&app, "U1").await.0, 200);
+
+    // U1's row locked: U1's next orders wait on it holding their connections, and the
+    // ones queued behind them time out. The database itself answers throughout.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE user_id = 'U1' FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let app = std::sync::Arc::new(app);
+    let burst: Vec<_> = (0..6)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { order(&app, "U1").await.0 })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    blocker.commit().await.unwrap();
+    let mut statuses = Vec::new();
+    for request in burst {
+        statuses.push(request.await.unwrap());
+    }
+    let timed_out = statuses.iter().filter(|s| **s == 503).count();
+    assert!(
+        timed_out >= 2,
+        "enough timeouts to reach the threshold: {statuses:?}"
+    );
+
+    assert_eq!(
+        metric(&app.metrics().await, "circuit_breaker_state"),
+        Some(0.0),
+        "overload is not an outage"
+    );
+    assert_eq!(order(&app, "U2").await.0, 200);
 }
