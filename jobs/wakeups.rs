@@ -17,10 +17,14 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// The channel `enqueue_job` (as apalis' insert trigger did) announces jobs on.
+/// The channel apalis' insert trigger announces jobs due now on (`enqueue_job` leaves a
+/// job unannounced by writing it due a moment later).
 const CHANNEL: &str = "apalis::job::insert";
 
-/// Longest pause before the listener tries to connect again.
+/// The listener's first pause before it connects again; doubled per failure…
+const FIRST_RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// …up to this.
 const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A worker's wake-ups, as the stream its poll strategy drives.
@@ -86,11 +90,11 @@ impl Wakeups {
     /// Listens for announcements until `shutdown`, connecting again (with capped backoff)
     /// whenever the connection is lost.
     pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = FIRST_RECONNECT_BACKOFF;
         loop {
             let outcome = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                outcome = self.listen_once(&pool) => outcome,
+                outcome = self.listen_once(&pool, &mut backoff) => outcome,
             };
             if let Err(err) = outcome {
                 tracing::warn!(error = %err, retry_in_secs = backoff.as_secs_f64(), "job announcements unavailable; workers poll meanwhile");
@@ -103,12 +107,14 @@ impl Wakeups {
         }
     }
 
-    /// One LISTEN connection's life: returns when it fails.
-    async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+    /// One LISTEN connection's life: returns when it fails. A connection that listened
+    /// starts the backoff afresh for the next one.
+    async fn listen_once(&self, pool: &PgPool, backoff: &mut Duration) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
         // Reconnecting is this loop's job, with backoff; sqlx's would retry at once.
         listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
+        *backoff = FIRST_RECONNECT_BACKOFF;
         // Anything announced before this connection listened was missed.
         self.wake_all();
         while let Some(notification) = listener.try_recv().await? {
