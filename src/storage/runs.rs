@@ -219,8 +219,8 @@ pub async fn awaiting_reminder(
     .await
 }
 
-/// Stamps `reminder_sent_at` and records `event` (audit row and outbox event) in one
-/// statement, so both or neither commit, unless the run is over, was reminded already, or
+/// Stamps `reminder_sent_at` and records `event` (`record_event`: its audit row, and its
+/// outbox event when it has a topic) in one statement, so both or neither commit, unless the run is over, was reminded already, or
 /// has a runner other than `runner`. The update takes the run's row lock, so it sees a
 /// completion or cancellation that committed first.
 pub async fn mark_reminded(

@@ -48,7 +48,8 @@ pub async fn due_reminder(
     }))
 }
 
-/// Stamps `reminder_sent_at` with its audit row and outbox event, in one statement, unless
+/// Stamps `reminder_sent_at` with its audit row (reminders are audited only, not
+/// published), in one statement, unless
 /// the run ended (or another runner took it) while the DM was on its way. False then.
 pub async fn record_reminder(
     conn: &mut PgConnection,
