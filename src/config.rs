@@ -27,6 +27,10 @@ pub struct Settings {
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub db_acquire_timeout_secs: u64,
 
+    /// Slack and REST requests handled at once; the next one gets 503 at once.
+    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", value_name = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_requests_in_flight: u32,
+
     /// HTTP listen address.
     #[arg(
         long,
@@ -320,6 +324,7 @@ mod tests {
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!((s.db_max_connections, s.db_min_connections), (20, 5));
         assert_eq!(s.db_acquire_timeout(), Duration::from_secs(5));
+        assert_eq!(s.max_requests_in_flight, 256);
         assert_eq!(s.bind_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.slack_api_url.as_str(), "https://slack.com/api/");
         assert_eq!(s.slack_rate_limit_per_min, 50);

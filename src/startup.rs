@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{self, AppState},
+    api::{self, Admission, AppState},
     auth::OidcVerifier,
     cli::Role,
     config::{ConfigError, Settings},
@@ -182,6 +182,7 @@ impl Application {
         let state = AppState {
             oidc,
             breaker,
+            admission: Admission::new(settings.max_requests_in_flight as usize),
             slack: SlackClient::new(settings.slack_api_url.clone(), secrets.clone()),
             pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
             secrets,

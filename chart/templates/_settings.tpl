@@ -5,6 +5,7 @@ DATABASE_URL: {{ .databaseUrl | quote }}
 DB_MAX_CONNECTIONS: {{ .dbMaxConnections | quote }}
 DB_MIN_CONNECTIONS: {{ .dbMinConnections | quote }}
 DB_ACQUIRE_TIMEOUT_SECS: {{ .dbAcquireTimeoutSecs | quote }}
+MAX_REQUESTS_IN_FLIGHT: {{ .maxRequestsInFlight | quote }}
 BIND_ADDR: "0.0.0.0:8080"
 SLACK_API_URL: {{ .slackApiUrl | quote }}
 SLACK_RATE_LIMIT_PER_MIN: {{ .slackRateLimitPerMin | quote }}

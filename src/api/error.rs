@@ -16,6 +16,9 @@ pub enum ApiError {
     InvalidInput(String),
     #[error("the database is unavailable; try again shortly")]
     ServiceUnavailable,
+    /// Every place for a request in progress is taken (`MAX_REQUESTS_IN_FLIGHT`).
+    #[error("too many requests in progress; try again shortly")]
+    Overloaded,
     #[error("something went wrong on our side; it has been logged")]
     Internal,
 }
@@ -27,7 +30,7 @@ impl ApiError {
             ApiError::Signature(e) => e.code(),
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidInput(_) => "invalid_input",
-            ApiError::ServiceUnavailable => "service_unavailable",
+            ApiError::ServiceUnavailable | ApiError::Overloaded => "service_unavailable",
             ApiError::Internal => "internal",
         }
     }
@@ -50,7 +53,7 @@ impl ResponseError for ApiError {
             ApiError::Signature(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ServiceUnavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,5 +1,6 @@
 //! HTTP routes: the Slack endpoints, probes, metrics and the OpenAPI document.
 
+mod admission;
 mod body_limit;
 mod error;
 mod health;
@@ -25,6 +26,7 @@ use poem::{
 use poem_openapi::OpenApiService;
 use serde_json::json;
 
+pub use admission::Admission;
 pub use body_limit::MAX_BODY_BYTES;
 pub use error::ApiError;
 pub use state::AppState;
@@ -59,6 +61,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let metrics = state.metrics.clone();
     let guard = state.clone();
     let rest_guard = state.clone();
+    let admission = state.admission.clone();
     let slack = Route::new()
         .at("/commands", post(slack_commands::commands))
         .at("/interactions", post(slack_interactions::interactions))
@@ -67,7 +70,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             let state = guard.clone();
             async move { guard_database(&state, endpoint.call(request)).await }
         })
-        .with(slack_auth::VerifySlackSignature);
+        .with(slack_auth::VerifySlackSignature)
+        .with(admission);
     Route::new()
         .nest("/slack", slack)
         .at("/metrics", get(metrics_text))
@@ -80,6 +84,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 let rest = request.uri().path().starts_with("/api/v1");
                 async move {
                     if rest {
+                        let _place = state.admission.admit()?;
                         guard_database(
                             &state,
                             endpoint.call(request).map_ok(IntoResponse::into_response),

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::admission::Admission;
 use crate::{
     auth::OidcVerifier,
     resilience::CircuitBreaker,
@@ -25,6 +26,8 @@ pub struct AppState {
     pub secrets: Secrets,
     pub rules: RunRules,
     pub breaker: CircuitBreaker,
+    /// Bounds the Slack and REST requests in progress (`MAX_REQUESTS_IN_FLIGHT`).
+    pub admission: Admission,
     /// `None` when OIDC_ISSUER is unset: the REST API then answers 401.
     pub oidc: Option<Arc<OidcVerifier>>,
 }

@@ -10,6 +10,7 @@ mod fairness;
 mod helpers;
 mod http_surface;
 mod kafka;
+mod load_shedding;
 mod maintenance;
 mod oidc;
 mod order_submission;
