@@ -9,10 +9,15 @@ use serde_json::{Value, json};
 
 use crate::secrets::Secrets;
 
-/// Errors Slack answers that no retry will fix.
+/// Errors Slack answers that no retry will fix, from the error lists of the methods the
+/// jobs call (`chat.postMessage`, `chat.update`, `chat.postEphemeral`) and Slack's common
+/// errors. Anything else, an unknown code included, is retried under the job's policy: a
+/// retry wasted on a permanent error costs a few calls, a message given up on a transient
+/// one is lost. Slack's own transient codes (`internal_error`, `fatal_error`,
+/// `service_unavailable`, `request_timeout`, `team_added_to_org`, `ratelimited`) are
+/// deliberately absent.
 const PERMANENT_ERRORS: &[&str] = &[
-    "channel_not_found",
-    "not_in_channel",
+    // The token or the app: only an operator can fix these.
     "invalid_auth",
     "not_authed",
     "account_inactive",
@@ -20,16 +25,51 @@ const PERMANENT_ERRORS: &[&str] = &[
     "token_expired",
     "no_permission",
     "missing_scope",
+    "not_allowed_token_type",
+    "access_denied",
+    "accesslimited",
+    "ekm_access_denied",
+    "enterprise_is_restricted",
+    "team_access_not_granted",
+    "org_login_required",
+    "two_factor_setup_required",
+    "deprecated_endpoint",
+    "method_deprecated",
+    // Where the message goes.
+    "channel_not_found",
+    "not_in_channel",
     "is_archived",
+    "user_not_found",
+    "user_not_in_channel",
+    "cannot_dm_bot",
+    "messages_tab_disabled",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel",
+    "restricted_action_thread_locked",
+    "cannot_reply_to_message",
+    // What the message is: the same request fails the same way.
     "msg_too_long",
+    "no_text",
     "invalid_blocks",
+    "invalid_blocks_format",
+    "too_many_attachments",
+    "attachment_payload_limit_exceeded",
     "invalid_arguments",
+    "invalid_arg_name",
+    "invalid_array_arg",
+    "invalid_charset",
+    "invalid_form_data",
+    "invalid_post_type",
+    "missing_post_type",
+    // `views.open` (not a job, but classified alike).
     "invalid_trigger_id",
     "expired_trigger_id",
+    // `chat.update` of a root message that is gone or too old to edit.
     "message_not_found",
     "cant_update_message",
-    "user_not_found",
-    "restricted_action",
+    "edit_window_closed",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -194,7 +234,7 @@ impl SlackClient {
             return Ok(answer);
         }
         let error = answer["error"].as_str().unwrap_or("unknown_error");
-        if !status.is_success() || PERMANENT_ERRORS.contains(&error) {
+        if !status.is_success() || is_permanent(error) {
             Err(SlackApiError::Permanent(format!("{method}: {error}")))
         } else {
             Err(SlackApiError::Transient(format!("{method}: {error}")))
@@ -205,4 +245,44 @@ impl SlackClient {
 /// reqwest errors print their URL; ours carry no secrets, but keep messages short.
 fn without_url(error: reqwest::Error) -> String {
     error.without_url().to_string()
+}
+
+/// Whether Slack's `error` code says the same call will fail again ([`PERMANENT_ERRORS`]).
+fn is_permanent(error: &str) -> bool {
+    PERMANENT_ERRORS.contains(&error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_no_retry_fixes_are_permanent() {
+        for error in [
+            "channel_not_found",
+            "messages_tab_disabled",
+            "no_text",
+            "invalid_blocks_format",
+            "team_access_not_granted",
+            "cannot_dm_bot",
+            "edit_window_closed",
+        ] {
+            assert!(is_permanent(error), "{error}");
+        }
+    }
+
+    #[test]
+    fn slacks_transient_errors_and_unknown_codes_are_retried() {
+        for error in [
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+            "team_added_to_org",
+            "ratelimited",
+            "a_code_slack_adds_next_year",
+        ] {
+            assert!(!is_permanent(error), "{error}");
+        }
+    }
 }
