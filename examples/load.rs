@@ -19,6 +19,8 @@
 //! negotiate TLS as a `DATABASE_URL` without `sslmode` does.
 //!
 //! `BENCH_ONLY=order` (or `history`, `coffee`) runs one request kind's phases, for profiling.
+//! `BENCH_ONLY=history` first places RUN_SIZE orders per user (untimed), so that each
+//! `/coffee-history` reads a full page of runs, as in the full run after the order phases.
 //! `BENCH_TRACE=<dir>` writes each open-loop phase's latencies in send order to
 //! `<dir>/<kind>-<rate>.csv`, to see whether a p99 comes from a stall or from spread, and
 //! when (each line carries its scheduled Unix time).
@@ -160,6 +162,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kinds = [Kind::Order, Kind::History, Kind::Coffee]
         .into_iter()
         .filter(|k| only.as_deref().is_none_or(|o| k.name() == o));
+    if only.as_deref() == Some(Kind::History.name()) {
+        give_everyone_history(&http, &base, &mut sequence).await;
+        autovacuum_stand_in(&mut db).await?;
+        warm_up(&http, &base).await;
+        settle(&mut db).await?;
+    }
     for kind in kinds {
         for offered in RATES.map(Some).into_iter().chain([None]) {
             let cpu_before = cpu_time(pid);
@@ -254,6 +262,20 @@ async fn warm_up(http: &reqwest::Client, base: &str) {
             })
             .await;
     }
+}
+
+/// Places RUN_SIZE orders for every user, each in a different run, untimed: without the
+/// order phases before it a history phase would read empty histories, and measure less
+/// than the full run's `/coffee-history` (up to ten runs per user) does.
+async fn give_everyone_history(http: &reqwest::Client, base: &str, sequence: &mut usize) {
+    const CLIENTS: usize = 64;
+    let orders = USERS * RUN_SIZE;
+    futures::stream::iter(*sequence..*sequence + orders)
+        .for_each_concurrent(CLIENTS, |n| async move {
+            send(http, base, Kind::Order, n).await;
+        })
+        .await;
+    *sequence += orders;
 }
 
 /// Offers `rate` requests a second for one phase, open loop: each request goes out at its
