@@ -182,7 +182,7 @@ impl Application {
         let state = AppState {
             oidc,
             breaker,
-            admission: Admission::new(settings.max_requests_in_flight as usize),
+            admission: Admission::new(settings.max_requests_in_flight as usize, metrics.clone()),
             slack: SlackClient::new(settings.slack_api_url.clone(), secrets.clone()),
             pacer: SlackPacer::new(pool.clone(), settings.slack_rate_limit_per_min),
             secrets,

@@ -15,27 +15,30 @@ use poem::{Endpoint, Middleware, Request, Result};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
+use crate::telemetry::Metrics;
 
 /// Places for requests in progress, shared by every route it guards.
 #[derive(Clone)]
 pub struct Admission {
     places: Arc<Semaphore>,
+    metrics: Metrics,
 }
 
 impl Admission {
-    pub fn new(max_in_flight: usize) -> Self {
+    pub fn new(max_in_flight: usize, metrics: Metrics) -> Self {
         Self {
             places: Arc::new(Semaphore::new(max_in_flight)),
+            metrics,
         }
     }
 
     /// A place for one request, held until it is dropped; `Overloaded` when none is free.
     /// Requests never wait for a place: waiting is what the bound is there to stop.
     pub fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        self.places
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::Overloaded)
+        self.places.clone().try_acquire_owned().map_err(|_| {
+            self.metrics.request_shed();
+            ApiError::Overloaded
+        })
     }
 }
 

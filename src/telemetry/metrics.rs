@@ -50,6 +50,7 @@ struct Inner {
     signature_failures: Counter<u64>,
     slack_rate_limits: Counter<u64>,
     kafka_publish_failures: Counter<u64>,
+    requests_shed: Counter<u64>,
     jobs: Gauge<i64>,
     circuit_breaker_state: Gauge<i64>,
 }
@@ -101,6 +102,11 @@ impl Metrics {
                 &meter,
                 "kafka_publish_failures_total",
                 "Outbox events whose publication failed after every retry",
+            ),
+            requests_shed: counter(
+                &meter,
+                "requests_shed_total",
+                "Slack and REST requests refused with 503 because MAX_REQUESTS_IN_FLIGHT were in progress",
             ),
             circuit_breaker_state: meter
                 .i64_gauge("circuit_breaker_state")
@@ -155,6 +161,12 @@ impl Metrics {
         self.inner.kafka_publish_failures.add(1, &[]);
     }
 
+    /// A request refused at once for want of a place (`MAX_REQUESTS_IN_FLIGHT`); also
+    /// counted as a `service_unavailable` error where it is answered.
+    pub fn request_shed(&self) {
+        self.inner.requests_shed.add(1, &[]);
+    }
+
     pub fn circuit_state(&self, state: crate::resilience::BreakerState) {
         self.inner.circuit_breaker_state.record(state.gauge(), &[]);
     }
@@ -189,6 +201,7 @@ impl Inner {
             &self.signature_failures,
             &self.slack_rate_limits,
             &self.kafka_publish_failures,
+            &self.requests_shed,
         ] {
             counter.add(0, &[]);
         }

@@ -70,6 +70,7 @@ async fn a_request_past_the_bound_gets_503_at_once_and_probes_still_answer() {
             Some(2.0),
             "{metrics}"
         );
+        assert_eq!(metric(&metrics, "requests_shed_total"), Some(2.0));
         // Overload says nothing about the database: the circuit stays closed.
         assert_eq!(metric(&metrics, "circuit_breaker_state"), Some(0.0));
     });
