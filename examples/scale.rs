@@ -99,10 +99,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for (label, carpool) in [("fewest-runs", false), ("carpool", true)] {
-        println!("\nThe candidates query ({label}), EXPLAIN ANALYZE:\n");
         let run_id = open_run(&pool, &rules, 900 + i64::from(carpool)).await?;
-        for line in explain(&pool, run_id, carpool).await? {
-            println!("    {line}");
+        for plan in [Plan::Custom, Plan::Generic] {
+            println!(
+                "\nThe candidates query ({label}, {}), EXPLAIN ANALYZE:\n",
+                plan.describe()
+            );
+            for line in explain(&pool, run_id, carpool, plan).await? {
+                println!("    {line}");
+            }
         }
     }
 
@@ -311,27 +316,52 @@ fn waits_summary(waits: &[(String, u64)]) -> String {
         .join(", ")
 }
 
+/// Which plan PostgreSQL runs the candidates query with. sqlx prepares it, and after five
+/// executions PostgreSQL may keep a generic plan (one for any parameters) when it costs no
+/// more than the custom ones: that is the plan a long-lived service connection runs.
+#[derive(Clone, Copy)]
+enum Plan {
+    Custom,
+    Generic,
+}
+
+impl Plan {
+    fn describe(self) -> &'static str {
+        match self {
+            Plan::Custom => "custom plan, for these parameters",
+            Plan::Generic => "generic plan, as a prepared statement may keep",
+        }
+    }
+}
+
 async fn explain(
     pool: &PgPool,
     run_id: uuid::Uuid,
     carpool: bool,
+    plan: Plan,
 ) -> Result<Vec<String>, sqlx::Error> {
-    // The same statement storage::fairness::candidates runs, through EXPLAIN.
+    // The same statement storage::fairness::candidates runs, prepared with its parameter
+    // types and executed through EXPLAIN.
     let mut conn = pool.acquire().await?;
-    sqlx::query("SET plan_cache_mode = force_custom_plan")
-        .execute(&mut *conn)
-        .await?;
-    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}",
+    let mode = match plan {
+        Plan::Custom => "force_custom_plan",
+        Plan::Generic => "force_generic_plan",
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET plan_cache_mode = {mode};
+         PREPARE candidates (uuid, text, timestamptz, int4, int4, bool) AS {}",
         coffeebuddy::storage::fairness::CANDIDATES_SQL
-            .replace("$1", &format!("'{run_id}'::uuid"))
-            .replace("$2", &format!("'{WORKSPACE}'"))
-            .replace("$3", "NOW()")
-            .replace("$4", "30")
-            .replace("$5", "14")
-            .replace("$6", if carpool { "true" } else { "false" })
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+         EXECUTE candidates ('{run_id}', '{WORKSPACE}', NOW(), 30, 14, {carpool})"
     )))
     .fetch_all(&mut *conn)
     .await?;
+    sqlx::raw_sql("DEALLOCATE candidates; RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await?;
     Ok(plan)
 }
