@@ -1,5 +1,6 @@
-//! Load shedding: at most `MAX_REQUESTS_IN_FLIGHT` Slack and REST requests are handled at
-//! once; the next one gets 503 `service_unavailable` at once, before its body is read.
+//! Load shedding: at most `MAX_REQUESTS_IN_FLIGHT` requests are handled at once; the next
+//! one gets 503 `service_unavailable` at once, before its body is read. One layer around
+//! every route, outside the body cap and the signature check.
 //!
 //! Without a bound, a burst the service cannot keep up with queues without limit: every
 //! waiting request holds its connection, its body and its task, and the process grew past
@@ -62,9 +63,17 @@ impl<E: Endpoint> Endpoint for AdmissionEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
+        if is_exempt(req.uri().path()) {
+            return self.inner.call(req).await;
+        }
         // Held until the response is built; a client that hangs up drops the future and
         // with it the place.
         let _place = self.admission.admit()?;
         self.inner.call(req).await
     }
+}
+
+/// Kubernetes' probes and Prometheus' scrape: cheap, and they must reach a busy pod.
+fn is_exempt(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }

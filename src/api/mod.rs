@@ -61,7 +61,6 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let metrics = state.metrics.clone();
     let guard = state.clone();
     let rest_guard = state.clone();
-    let admission = state.admission.clone();
     let slack = Route::new()
         .at("/commands", post(slack_commands::commands))
         .at("/interactions", post(slack_interactions::interactions))
@@ -70,8 +69,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             let state = guard.clone();
             async move { guard_database(&state, endpoint.call(request)).await }
         })
-        .with(slack_auth::VerifySlackSignature)
-        .with(admission);
+        .with(slack_auth::VerifySlackSignature);
     Route::new()
         .nest("/slack", slack)
         .at("/metrics", get(metrics_text))
@@ -84,7 +82,6 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 let rest = request.uri().path().starts_with("/api/v1");
                 async move {
                     if rest {
-                        let _place = state.admission.admit()?;
                         guard_database(
                             &state,
                             endpoint.call(request).map_ok(IntoResponse::into_response),
@@ -100,6 +97,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             })
             .with(body_limit::LimitBody),
         )
+        .with(state.admission.clone())
         .data(state)
         .catch_error(|_: NotFoundError| async {
             Json(json!({"error": "not_found", "message": "no such route"}))
