@@ -27,7 +27,7 @@ pub struct Settings {
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub db_acquire_timeout_secs: u64,
 
-    /// Slack and REST requests handled at once; the next one gets 503 at once.
+    /// Requests handled at once (probes and /metrics aside); the next one gets 503 at once.
     #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", value_name = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_requests_in_flight: u32,
 

@@ -35,7 +35,7 @@ impl Admission {
 
     /// A place for one request, held until it is dropped; `Overloaded` when none is free.
     /// Requests never wait for a place: waiting is what the bound is there to stop.
-    pub fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.places.clone().try_acquire_owned().map_err(|_| {
             self.metrics.request_shed();
             ApiError::Overloaded

@@ -26,7 +26,7 @@ pub struct AppState {
     pub secrets: Secrets,
     pub rules: RunRules,
     pub breaker: CircuitBreaker,
-    /// Bounds the Slack and REST requests in progress (`MAX_REQUESTS_IN_FLIGHT`).
+    /// Bounds the requests in progress, probes and `/metrics` aside (`MAX_REQUESTS_IN_FLIGHT`).
     pub admission: Admission,
     /// `None` when OIDC_ISSUER is unset: the REST API then answers 401.
     pub oidc: Option<Arc<OidcVerifier>>,

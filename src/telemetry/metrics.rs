@@ -106,7 +106,7 @@ impl Metrics {
             requests_shed: counter(
                 &meter,
                 "requests_shed_total",
-                "Slack and REST requests refused with 503 because MAX_REQUESTS_IN_FLIGHT were in progress",
+                "Requests refused with 503 because MAX_REQUESTS_IN_FLIGHT were in progress (probes and /metrics are never refused)",
             ),
             circuit_breaker_state: meter
                 .i64_gauge("circuit_breaker_state")
