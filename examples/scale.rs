@@ -18,7 +18,7 @@ use clap::Parser;
 use coffeebuddy::{
     config::{FairnessPolicy, Settings},
     domain::OrderInput,
-    jobs::prune_audit,
+    jobs::{Announcer, prune_audit},
     storage,
     workflows::{
         RunRules,
@@ -75,15 +75,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // prepared the statements once (as a running service's connections have).
     for i in 2_000..2_010 {
         let run_id = open_run(&pool, &rules, i).await?;
-        assign_runner(&pool, &rules, run_id, Trigger::Scheduled, Utc::now()).await?;
+        assign_runner(
+            &pool,
+            &Announcer::new(),
+            &rules,
+            run_id,
+            Trigger::Scheduled,
+            Utc::now(),
+        )
+        .await?;
     }
     for (offset, label, rules) in [(0, "fewest-runs", rules), (1_000, "carpool", carpool)] {
         let mut times = Vec::new();
         for i in offset..offset + ASSIGNMENTS {
             let run_id = open_run(&pool, &rules, i).await?;
             let t = Instant::now();
-            let outcome =
-                assign_runner(&pool, &rules, run_id, Trigger::Scheduled, Utc::now()).await?;
+            let outcome = assign_runner(
+                &pool,
+                &Announcer::new(),
+                &rules,
+                run_id,
+                Trigger::Scheduled,
+                Utc::now(),
+            )
+            .await?;
             times.push(t.elapsed());
             assert!(
                 matches!(outcome, Assignment::Assigned { .. }),

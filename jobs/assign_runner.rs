@@ -29,6 +29,7 @@ pub async fn handle(
 ) -> Result<(), BoxDynError> {
     match assign_runner(
         &ctx.pool,
+        &ctx.announcer,
         &ctx.rules,
         job.run_id,
         Trigger::Scheduled,

@@ -3,8 +3,10 @@
 //!
 //! Jobs are enqueued with [`enqueue`] (or several at once with [`Batch`]) inside the
 //! caller's transaction, so a state change and the work it causes commit together or not
-//! at all.
+//! at all. What they queue due now is announced to the workers after the commit
+//! ([`Announcer`]).
 
+mod announce;
 pub mod assign_runner;
 mod poll;
 pub mod prune_audit;
@@ -27,6 +29,7 @@ use crate::{
     workflows::RunRules,
 };
 
+pub use announce::{Announcer, Queued};
 pub use assign_runner::AssignRunner;
 pub use prune_audit::PruneAudit;
 pub use send_reminder::SendReminder;
@@ -54,7 +57,7 @@ pub async fn enqueue<J: Job>(
     conn: &mut PgConnection,
     job: &J,
     delay: Option<Duration>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Queued, sqlx::Error> {
     let mut batch = Batch::default();
     batch.push(job, delay)?;
     batch.enqueue(conn).await
@@ -64,6 +67,7 @@ pub async fn enqueue<J: Job>(
 #[derive(Debug, Default)]
 pub struct Batch {
     jobs: Vec<serde_json::Value>,
+    due_now: Queued,
 }
 
 impl Batch {
@@ -72,6 +76,9 @@ impl Batch {
         // A batch mixes job types in one array parameter, so each row becomes a `Value`
         // here; batches come from assignments, not from the order path.
         let job = serde_json::to_value(row(job)).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        if delay.is_none_or(|d| d.is_zero()) {
+            self.due_now.add(J::QUEUE);
+        }
         self.jobs.push(serde_json::json!({
             "job": job,
             "id": new_id(),
@@ -80,10 +87,11 @@ impl Batch {
         Ok(())
     }
 
-    /// Queues every job on the caller's connection or transaction.
-    pub async fn enqueue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    /// Queues every job on the caller's connection or transaction; what it returns is to
+    /// be announced once that commits.
+    pub async fn enqueue(self, conn: &mut PgConnection) -> Result<Queued, sqlx::Error> {
         if self.jobs.is_empty() {
-            return Ok(());
+            return Ok(Queued::nothing());
         }
         sqlx::query(
             "SELECT enqueue_job(j->'job', j->>'id', '{}',
@@ -93,7 +101,7 @@ impl Batch {
         .bind(serde_json::Value::Array(self.jobs))
         .execute(conn)
         .await?;
-        Ok(())
+        Ok(self.due_now)
     }
 }
 
@@ -104,20 +112,6 @@ pub struct JobRow<'a, J> {
     queue: &'static str,
     max_attempts: usize,
     payload: &'a J,
-    /// `false` skips apalis' NOTIFY (migration `20261126000005`); absent means announce.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    announce: Option<bool>,
-}
-
-impl<J> JobRow<'_, J> {
-    /// Leaves the job to a worker's poll instead of announcing it.
-    #[must_use]
-    pub fn unannounced(self) -> Self {
-        Self {
-            announce: Some(false),
-            ..self
-        }
-    }
 }
 
 /// `job` as `enqueue_job` takes it; bind it as `Json(row)`, which serializes it straight
@@ -128,7 +122,6 @@ pub fn row<J: Job>(job: &J) -> JobRow<'_, J> {
         queue: J::QUEUE,
         max_attempts: J::MAX_ATTEMPTS,
         payload: job,
-        announce: None,
     }
 }
 
@@ -143,6 +136,8 @@ pub struct JobContext {
     pub pool: PgPool,
     pub slack: SlackClient,
     pub pacer: SlackPacer,
+    /// Announces the jobs a job queued, after its commit.
+    pub announcer: Announcer,
     pub metrics: Metrics,
     pub rules: RunRules,
     pub audit_retention_days: u32,
@@ -361,13 +356,15 @@ async fn release_fetched(pool: &PgPool, worker_name: &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
     use uuid::Uuid;
 
-    use super::{AssignRunner, Job, row};
+    use super::{AssignRunner, Batch, Job, Queued, SendReminder, SlackMessage, row};
 
     #[test]
-    fn a_job_row_names_its_queue_and_attempts_and_announces_unless_told_not_to() {
+    fn a_job_row_names_its_queue_and_attempts() {
         let job = AssignRunner {
             run_id: Uuid::new_v4(),
         };
@@ -377,11 +374,27 @@ mod tests {
             "payload": {"run_id": job.run_id},
         });
         assert_eq!(serde_json::to_value(row(&job)).unwrap(), expected);
-        let mut quiet = expected;
-        quiet["announce"] = false.into();
+    }
+
+    #[test]
+    fn a_batch_announces_the_queues_of_its_jobs_due_now_only() {
+        let run_id = Uuid::new_v4();
+        let mut batch = Batch::default();
+        batch
+            .push(&SendReminder { run_id }, Some(Duration::from_secs(300)))
+            .unwrap();
         assert_eq!(
-            serde_json::to_value(row(&job).unannounced()).unwrap(),
-            quiet
+            batch.due_now,
+            Queued::nothing(),
+            "a delayed job waits for a poll"
+        );
+        batch.push(&AssignRunner { run_id }, None).unwrap();
+        batch
+            .push(&SlackMessage::RunSummary { run_id }, Some(Duration::ZERO))
+            .unwrap();
+        assert_eq!(
+            batch.due_now,
+            Queued::on(AssignRunner::QUEUE).and(Queued::on(SlackMessage::QUEUE))
         );
     }
 }

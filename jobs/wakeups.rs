@@ -1,5 +1,5 @@
-//! Wakes the worker of a job's queue when `enqueue_job` announces the job: one LISTEN
-//! connection for the whole process.
+//! Wakes the worker of a job's queue when the job is announced (`announce`, after the
+//! commit that queued it): one LISTEN connection for the whole process.
 //!
 //! apalis' own `with_pubsub` gives every worker a LISTEN connection of its own, held out of
 //! the pool for good, on the one channel every job is announced on. Each announcement woke
@@ -7,7 +7,7 @@
 //! release ping) whether or not the job is of its queue: four fetches for one job, three of
 //! them for nothing. Here one listener reads the announced `job_type` and wakes that queue's
 //! worker alone. A worker's poll tick (`poll::Tick`) still finds what an announcement missed
-//! (a job queued while the listener reconnects, or one queued unannounced).
+//! (a job queued while the listener reconnects, or one whose announcement was lost).
 
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::Duration};
 
@@ -17,9 +17,7 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// The channel apalis' insert trigger announces jobs due now on (`enqueue_job` leaves a
-/// job unannounced by writing it due a moment later).
-const CHANNEL: &str = "apalis::job::insert";
+use super::announce::CHANNEL;
 
 /// The listener's first pause before it connects again; doubled per failure…
 const FIRST_RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
@@ -37,7 +35,7 @@ pub struct Wakeups {
     queues: Arc<HashMap<&'static str, Arc<Notify>>>,
 }
 
-/// What an announcement carries (`{"job_type": …, "id": …}`); only the queue matters here.
+/// What an announcement carries (`{"job_type": …}`).
 #[derive(Deserialize)]
 struct Announcement<'a> {
     job_type: &'a str,

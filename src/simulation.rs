@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::{
     config::FairnessPolicy,
+    jobs::Announcer,
     workflows::{
         Actor, RunRules,
         assign_runner::{Assignment, Trigger, assign_runner},
@@ -80,6 +81,8 @@ pub async fn simulate(
     let mut share: BTreeMap<String, f64> = BTreeMap::new();
     let start = Utc::now() - Duration::days(i64::from(config.days));
     let mut runs = 0;
+    // No workers deliver the simulated runs' messages: their jobs are never announced.
+    let announcer = Announcer::new();
 
     for day in 0..config.days {
         for slot in 0..config.runs_per_day {
@@ -95,11 +98,13 @@ pub async fn simulate(
             }
             let run_id = start_run(pool, &workspace, &participants, as_of).await?;
             let runner =
-                match assign_runner(pool, &rules, run_id, Trigger::Scheduled, as_of).await? {
+                match assign_runner(pool, &announcer, &rules, run_id, Trigger::Scheduled, as_of)
+                    .await?
+                {
                     Assignment::Assigned { runner, .. } => runner,
                     other => unreachable!("a fresh run with orders is assigned, got {other:?}"),
                 };
-            complete_run(pool, run_id, Actor::user(&runner)).await?;
+            complete_run(pool, &announcer, run_id, Actor::user(&runner)).await?;
             *made.entry(runner).or_default() += 1;
             for p in &participants {
                 *share.entry((*p).to_owned()).or_default() += 1.0 / participants.len() as f64;

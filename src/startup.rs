@@ -17,7 +17,7 @@ use crate::{
     cli::Role,
     config::{ConfigError, Settings},
     events::{Relay, RelaySettings},
-    jobs::{self, JobContext, WorkerSettings},
+    jobs::{self, Announcer, JobContext, WorkerSettings},
     resilience::CircuitBreaker,
     secrets::{DatabaseCredentials, Secrets, VaultSecrets, VaultSettings, vault},
     slack::{SlackClient, SlackPacer},
@@ -193,6 +193,7 @@ impl Application {
             metrics,
             pool: pool.clone(),
             warm,
+            announcer: Announcer::new(),
         };
 
         // Workers listen too, for probes and metrics (`api::ops_app`).
@@ -240,6 +241,11 @@ impl Application {
         &self.state.metrics
     }
 
+    /// Announces jobs queued from outside the service (tests) to its workers.
+    pub fn announcer(&self) -> &Announcer {
+        &self.state.announcer
+    }
+
     /// Serves until `shutdown` fires; then stops accepting, lets in-flight requests and
     /// jobs finish, and closes the pool.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartError> {
@@ -260,6 +266,7 @@ impl Application {
                 pool: self.pool.clone(),
                 slack: self.state.slack.clone(),
                 pacer: self.state.pacer.clone(),
+                announcer: self.state.announcer.clone(),
                 metrics: self.state.metrics.clone(),
                 rules: self.state.rules,
                 audit_retention_days: self.audit_retention_days,
@@ -294,6 +301,17 @@ impl Application {
                 Ok(())
             });
         }
+        tasks.spawn({
+            let (announcer, pool, stop) = (
+                self.state.announcer.clone(),
+                self.pool.clone(),
+                shutdown.clone(),
+            );
+            async move {
+                announcer.run(pool, stop).await;
+                Ok(())
+            }
+        });
         tasks.spawn({
             let (warm, stop) = (self.state.warm.clone(), shutdown.clone());
             async move {

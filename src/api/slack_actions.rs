@@ -61,7 +61,7 @@ async fn mark_complete(
     user: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     Ok(
-        match complete_run(&state.pool, run_id, Actor::user(user)).await? {
+        match complete_run(&state.pool, &state.announcer, run_id, Actor::user(user)).await? {
             Completion::Completed { .. } => None,
             Completion::NotRunner | Completion::NoRunner => {
                 Some("Only the runner can mark this coffee run complete.".into())
@@ -93,7 +93,15 @@ async fn assign(
     run_id: Uuid,
     trigger: Trigger<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
-    let outcome = assign_runner(&state.pool, &state.rules, run_id, trigger, Utc::now()).await?;
+    let outcome = assign_runner(
+        &state.pool,
+        &state.announcer,
+        &state.rules,
+        run_id,
+        trigger,
+        Utc::now(),
+    )
+    .await?;
     Ok(match outcome {
         Assignment::Assigned { .. } => {
             state.metrics.runner_assigned();
@@ -133,8 +141,9 @@ async fn tell(state: &AppState, channel: Option<&str>, user: &str, text: String)
         .acquire()
         .await
         .map_err(|e| ApiError::from_database("queue feedback", &e))?;
-    jobs::enqueue(&mut conn, &message, None)
+    let queued = jobs::enqueue(&mut conn, &message, None)
         .await
         .map_err(|e| ApiError::from_database("queue feedback", &e))?;
+    state.announcer.announce(queued);
     Ok(())
 }

@@ -120,9 +120,14 @@ async fn cancel(state: &AppState, command: &SlashCommand) -> Result<Response> {
     let Some(run) = run else {
         return Ok(ephemeral("There's no active coffee run in this channel."));
     };
-    let outcome = cancel_run(&state.pool, run.run_id, Actor::user(&command.user_id))
-        .await
-        .map_err(|e| ApiError::from_database("cancel run", &e))?;
+    let outcome = cancel_run(
+        &state.pool,
+        &state.announcer,
+        run.run_id,
+        Actor::user(&command.user_id),
+    )
+    .await
+    .map_err(|e| ApiError::from_database("cancel run", &e))?;
     Ok(ephemeral(&match outcome {
         Cancellation::Cancelled => "You cancelled the coffee run.".to_owned(),
         Cancellation::NotAllowed { initiator } => format!(

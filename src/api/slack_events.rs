@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
-    jobs::{self, SlackMessage},
+    jobs::{self, Queued, SlackMessage},
     slack::{payloads::EventCallback, views},
 };
 
@@ -58,6 +58,7 @@ async fn handle_callback(
         return Ok(());
     }
     let event = &callback.event;
+    let mut queued = Queued::nothing();
     if event.kind == "app_mention"
         && let Some(channel) = event.channel.clone()
     {
@@ -67,8 +68,8 @@ async fn handle_callback(
             blocks: None,
             thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
         };
-        jobs::enqueue(&mut tx, &reply, None).await.map_err(db)?;
+        queued = jobs::enqueue(&mut tx, &reply, None).await.map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
+    state.announcer.commit(tx, queued).await.map_err(db)?;
     Ok(())
 }

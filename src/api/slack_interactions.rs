@@ -79,7 +79,7 @@ async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Re
         order,
         run_id: None,
     };
-    match place_order_warm(&state.warm, &state.rules, &request).await {
+    match place_order_warm(&state.warm, &state.announcer, &state.rules, &request).await {
         Ok(placed) => {
             if !placed.replaced {
                 state.metrics.order_placed(request.order.drink_type);

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use super::admission::Admission;
 use crate::{
     auth::OidcVerifier,
+    jobs::Announcer,
     resilience::CircuitBreaker,
     secrets::Secrets,
     slack::{SlackClient, SlackPacer},
@@ -22,6 +23,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub slack: SlackClient,
     pub pacer: SlackPacer,
+    /// Announces the jobs a request queued, after its commit.
+    pub announcer: Announcer,
     /// The Slack secrets in force (rotated from Vault).
     pub secrets: Secrets,
     pub rules: RunRules,

@@ -8,7 +8,7 @@ use super::{RunRules, refresh_root_message, scope, summary_lines};
 use crate::config::FairnessPolicy;
 use crate::{
     domain::{DomainEvent, EventKind, fairness},
-    jobs::{self, SendReminder, SlackMessage},
+    jobs::{self, Announcer, SendReminder, SlackMessage},
     slack::views,
     storage::{events, fairness::candidates, runs},
 };
@@ -48,6 +48,7 @@ pub enum Assignment {
 /// locked and the update only applies while it has no runner.
 pub async fn assign_runner(
     pool: &PgPool,
+    announcer: &Announcer,
     rules: &RunRules,
     run_id: Uuid,
     trigger: Trigger<'_>,
@@ -126,9 +127,9 @@ pub async fn assign_runner(
     batch.push(&reply, None)?;
     batch.push(&dm, None)?;
     batch.push(&SendReminder { run_id }, Some(rules.reminder_delay))?;
-    batch.enqueue(&mut tx).await?;
-    refresh_root_message(&mut tx, run_id).await?;
-    tx.commit().await?;
+    let queued = batch.enqueue(&mut tx).await?;
+    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
+    announcer.commit(tx, queued).await?;
     Ok(Assignment::Assigned {
         runner,
         volunteered,

@@ -16,23 +16,32 @@ use uuid::Uuid;
 
 use crate::{
     domain::RunScope,
-    jobs::{self, SlackMessage},
+    jobs::{self, Job, Queued, SlackMessage},
     slack::views::SummaryLine,
     storage::{orders, runs::Run},
 };
 
 /// Has the run's root message redrawn, unless a refresh is queued already (it will read
 /// this transaction's change: it takes the run's row lock before it reads).
-async fn refresh_root_message(conn: &mut PgConnection, run_id: Uuid) -> Result<(), sqlx::Error> {
+async fn refresh_root_message(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Queued, sqlx::Error> {
     let job = SlackMessage::RunSummary { run_id };
     // One round trip: the job row is written only when this call set the mark.
-    sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
-        .bind(Json(jobs::row(&job)))
-        .bind(jobs::new_id())
-        .bind(run_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let queued =
+        sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
+            .bind(Json(jobs::row(&job)))
+            .bind(jobs::new_id())
+            .bind(run_id)
+            .execute(conn)
+            .await?
+            .rows_affected();
+    Ok(if queued == 0 {
+        Queued::nothing()
+    } else {
+        Queued::on(SlackMessage::QUEUE)
+    })
 }
 
 /// The run's orders as its messages list them.

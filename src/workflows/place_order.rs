@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::RunRules;
 use crate::{
     domain::{DomainEvent, OrderInput, RunScope},
-    jobs::{self, AssignRunner, SlackMessage},
+    jobs::{self, Announcer, AssignRunner, Job, Queued, SlackMessage},
     storage::{WarmConnections, events},
 };
 
@@ -30,6 +30,8 @@ pub struct PlacedOrder {
     /// This order started the run.
     pub run_created: bool,
     pub orders_in_run: i64,
+    /// The jobs it queued due now, to announce once the order commits.
+    pub queued: Queued,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +46,11 @@ pub enum PlaceOrderError {
     Database(#[from] sqlx::Error),
 }
 
-/// [`place_order`] on a connection of the warm set, handed on unless the database failed.
+/// [`place_order`] on a connection of the warm set, handed on unless the database failed;
+/// the order commits with its statement, and its jobs are announced.
 pub async fn place_order_warm(
     warm: &WarmConnections,
+    announcer: &Announcer,
     rules: &RunRules,
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
@@ -54,6 +58,9 @@ pub async fn place_order_warm(
     let placed = place_order(&mut conn, rules, request).await;
     if !matches!(placed, Err(PlaceOrderError::Database(_))) {
         conn.done();
+    }
+    if let Ok(placed) = &placed {
+        announcer.announce(placed.queued.clone());
     }
     placed
 }
@@ -101,10 +108,7 @@ pub async fn place_order(
     .bind(new_order_id)
     .bind(Json(events::row(&run_created)))
     .bind(Json(events::row(&order_placed)))
-    // A new run's first post waits for a worker's poll (at most a second) instead of being
-    // announced: announcing serializes the commits of every order that starts a run
-    // (migration `20261126000005`).
-    .bind(Json(jobs::row(&summary_job).unannounced()))
+    .bind(Json(jobs::row(&summary_job)))
     .bind(Json(jobs::row(&assign_job)))
     .bind(rules.summary_refresh_delay.as_secs_f64())
     .bind(rules.assign_window.as_secs_f64())
@@ -114,12 +118,24 @@ pub async fn place_order(
     .await
     .map_err(refusal)?;
 
+    // What the function queues due now: a new run's first post, and the assignment when
+    // this order fills the run (its `IF created` and `IF NOT o_replaced AND ... =
+    // max_orders`). Its later refreshes and the window's assignment wait; polls find them.
+    let mut queued = Queued::nothing();
+    if placed.o_run_created {
+        queued.add(SlackMessage::QUEUE);
+    }
+    let fills_run = i64::from(rules.assign_max_orders) == placed.o_orders_in_run;
+    if !placed.o_replaced && fills_run {
+        queued.add(AssignRunner::QUEUE);
+    }
     Ok(PlacedOrder {
         run_id: placed.o_run_id,
         order_id: placed.o_order_id,
         replaced: placed.o_replaced,
         run_created: placed.o_run_created,
         orders_in_run: placed.o_orders_in_run,
+        queued,
     })
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Actor, refresh_root_message, scope};
 use crate::{
     domain::{DomainEvent, EventKind},
-    jobs::{self, SlackMessage},
+    jobs::{self, Announcer, SlackMessage},
     slack::views,
     storage::{events, runs, users},
 };
@@ -31,6 +31,7 @@ pub enum Completion {
 /// The runner (or an admin) marks the run complete.
 pub async fn complete_run(
     pool: &PgPool,
+    announcer: &Announcer,
     run_id: Uuid,
     actor: Actor<'_>,
 ) -> Result<Completion, sqlx::Error> {
@@ -60,9 +61,9 @@ pub async fn complete_run(
         text: views::completion_reply(&runner),
         blocks: None,
     };
-    jobs::enqueue(&mut tx, &reply, None).await?;
-    refresh_root_message(&mut tx, run_id).await?;
-    tx.commit().await?;
+    let queued = jobs::enqueue(&mut tx, &reply, None).await?;
+    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
+    announcer.commit(tx, queued).await?;
     Ok(Completion::Completed { runner })
 }
 
@@ -83,6 +84,7 @@ pub enum Cancellation {
 /// reminder finds the run over and does nothing.
 pub async fn cancel_run(
     pool: &PgPool,
+    announcer: &Announcer,
     run_id: Uuid,
     actor: Actor<'_>,
 ) -> Result<Cancellation, sqlx::Error> {
@@ -116,9 +118,9 @@ pub async fn cancel_run(
         text: views::cancellation_reply(actor.user_id),
         blocks: None,
     };
-    jobs::enqueue(&mut tx, &reply, None).await?;
-    refresh_root_message(&mut tx, run_id).await?;
-    tx.commit().await?;
+    let queued = jobs::enqueue(&mut tx, &reply, None).await?;
+    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
+    announcer.commit(tx, queued).await?;
     Ok(Cancellation::Cancelled)
 }
 

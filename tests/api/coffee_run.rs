@@ -10,7 +10,7 @@ use wiremock::{ResponseTemplate, matchers::body_string_contains};
 
 use crate::helpers::{
     ROOT_TS, TestApp, WORKSPACE, button_click, eventually, eventually_within, slack_call,
-    slack_refusal, spawn_app_with,
+    slack_refusal, spawn_app_tuned, spawn_app_with,
 };
 
 async fn order(app: &TestApp, user: &str, channel: &str, drink: &str) {
@@ -660,45 +660,37 @@ async fn app_mentions_get_usage_in_the_thread_once() {
     assert!(posts[0]["text"].as_str().unwrap().contains("/coffee"));
 }
 
-/// A new run's first post is not announced with NOTIFY (PostgreSQL serializes the commits
-/// of notifying transactions), yet a worker's poll posts it all the same.
+/// Every job a run's flow queues due now reaches a worker without its poll: with workers
+/// that poll once an hour, the first post, the assignment of the filled run, and the
+/// runner's thread reply and DM all go out at once. (They are announced after their
+/// transactions commit: `jobs/announce.rs`.)
 #[tokio::test]
-async fn a_new_runs_first_post_is_polled_for_not_announced() {
-    let app = spawn_app_with(&[]).await;
-    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
-        .await
-        .unwrap();
-    listener.listen("apalis::job::insert").await.unwrap();
+async fn a_run_flows_through_its_jobs_without_waiting_for_a_poll() {
+    let app = spawn_app_tuned(&["--assign-max-orders", "2"], |options| {
+        options.workers.poll_interval = Duration::from_secs(3600);
+        options.workers.busy_poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    // The listener wakes every worker once it listens; let that first fetch pass.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     order(&app, "U1", "C1", "Latte").await;
-    let announced = slack_announcement(&mut listener, Duration::from_millis(500)).await;
-    assert!(announced.is_none(), "announced: {announced:?}");
-    app.wait_for_jobs().await;
-    let posts = app.slack_calls("chat.postMessage").await;
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!(posts[0]["channel"], "C1");
-
-    // Jobs someone waits on are still announced: the runner's reply, for one.
-    let run_id = the_run(&app, "C1").await.run_id;
-    click(&app, "U1", "C1", "volunteer", run_id).await;
-    let announced = slack_announcement(&mut listener, Duration::from_secs(5)).await;
-    assert!(announced.is_some(), "the volunteer's jobs are announced");
-}
-
-/// The next announcement of a Slack message job within `wait` (other queues' jobs, such as
-/// the nightly prune's, are passed over).
-async fn slack_announcement(
-    listener: &mut sqlx::postgres::PgListener,
-    wait: Duration,
-) -> Option<sqlx::postgres::PgNotification> {
-    tokio::time::timeout(wait, async {
-        loop {
-            let notification = listener.recv().await.expect("the listener stays connected");
-            if notification.payload().contains("send-slack-message") {
-                return notification;
-            }
-        }
+    eventually_within("the run's first post", Duration::from_secs(5), || async {
+        !app.root_renders("C1").await.is_empty()
     })
-    .await
-    .ok()
+    .await;
+    order(&app, "U2", "C1", "Mocha").await;
+    eventually_within(
+        "the runner's thread reply and DM",
+        Duration::from_secs(5),
+        || async {
+            let posts = app.slack_calls("chat.postMessage").await;
+            let reply = posts.iter().any(|p| p["thread_ts"] == ROOT_TS);
+            let dm = posts
+                .iter()
+                .any(|p| p["channel"] == "U1" || p["channel"] == "U2");
+            reply && dm
+        },
+    )
+    .await;
 }

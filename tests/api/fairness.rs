@@ -4,6 +4,7 @@ use chrono::Utc;
 use coffeebuddy::{
     config::FairnessPolicy,
     domain::OrderInput,
+    jobs::Announcer,
     simulation::{SimulationConfig, simulate},
     storage::fairness::candidates,
     workflows::{
@@ -77,7 +78,9 @@ async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
     // Two people share one run, which completes; four share another, then it is cancelled.
     let pair = run_of("C1", &["UA", "UB"]).await;
     assign(pair).await;
-    let completed = complete_run(&app.pool, pair, admin).await.unwrap();
+    let completed = complete_run(&app.pool, &Announcer::new(), pair, admin)
+        .await
+        .unwrap();
     assert!(
         matches!(completed, Completion::Completed { .. }),
         "{completed:?}"
@@ -85,7 +88,9 @@ async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
     let four = run_of("C2", &["UA", "UC", "UD", "UE"]).await;
     assign(four).await;
     assert_eq!(ledger_rows(four).await, 4);
-    let cancelled = cancel_run(&app.pool, four, admin).await.unwrap();
+    let cancelled = cancel_run(&app.pool, &Announcer::new(), four, admin)
+        .await
+        .unwrap();
     assert!(
         matches!(cancelled, Cancellation::Cancelled),
         "{cancelled:?}"
@@ -186,9 +191,16 @@ async fn run_of(pool: &PgPool, rules: RunRules, channel: &str, users: &[&str]) -
 }
 
 async fn assign(pool: &PgPool, rules: RunRules, run_id: Uuid) {
-    let outcome = assign_runner(pool, &rules, run_id, Trigger::Scheduled, Utc::now())
-        .await
-        .unwrap();
+    let outcome = assign_runner(
+        pool,
+        &Announcer::new(),
+        &rules,
+        run_id,
+        Trigger::Scheduled,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome, Assignment::Assigned { .. }),
         "{outcome:?}"

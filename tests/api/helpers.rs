@@ -7,7 +7,7 @@ use clap::Parser;
 use coffeebuddy::{
     cli::Role,
     config::Settings,
-    jobs::WorkerSettings,
+    jobs::{Announcer, WorkerSettings},
     slack::signature,
     startup::{Application, Options},
 };
@@ -42,6 +42,8 @@ struct SettingsHarness {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    /// The running service's: what a test queues itself is announced with it.
+    pub announcer: Announcer,
     pub slack: Arc<MockServer>,
     pub http: reqwest::Client,
     database: Arc<TestDatabase>,
@@ -162,6 +164,7 @@ async fn launch(
         .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
+    let announcer = app.announcer().clone();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
@@ -170,6 +173,7 @@ async fn launch(
     TestApp {
         address,
         pool,
+        announcer,
         slack,
         http: reqwest::Client::new(),
         database,

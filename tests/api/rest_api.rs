@@ -3,22 +3,35 @@
 
 use std::time::Duration;
 
-use coffeebuddy::auth::{AuthError, OidcVerifier};
+use coffeebuddy::{
+    auth::{AuthError, OidcVerifier},
+    jobs::{self, SlackMessage},
+};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 use wiremock::matchers::body_partial_json;
 
 use crate::{
-    helpers::{TestApp, WORKSPACE, eventually, slack_call, slack_refusal, spawn_app_with},
+    helpers::{
+        TestApp, WORKSPACE, eventually, eventually_within, slack_call, slack_refusal,
+        spawn_app_tuned, spawn_app_with,
+    },
     oidc::{self, ISSUER},
 };
 
 async fn rest_app(extra: &[&str]) -> (TestApp, wiremock::MockServer) {
+    rest_app_tuned(extra, |_| {}).await
+}
+
+async fn rest_app_tuned(
+    extra: &[&str],
+    tune: impl FnOnce(&mut coffeebuddy::startup::Options),
+) -> (TestApp, wiremock::MockServer) {
     let jwks = oidc::jwks_server("jwks.json").await;
     let mut args: Vec<String> = oidc::oidc_settings(&jwks);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    (spawn_app_with(&refs).await, jwks)
+    (spawn_app_tuned(&refs, tune).await, jwks)
 }
 
 async fn call(
@@ -762,4 +775,49 @@ async fn bodies_over_64_kib_are_refused_before_the_token_is_read() {
     )
     .await;
     assert_eq!(status, 201);
+}
+
+/// The job an operator retries reaches a worker at once, not at its next poll.
+#[tokio::test]
+async fn an_operators_retry_is_announced_to_the_workers() {
+    let (app, _jwks) = rest_app_tuned(&[], |options| {
+        options.workers.poll_interval = Duration::from_secs(3600);
+        options.workers.busy_poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    // The listener wakes every worker once it listens; let that first fetch pass.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A message given up for good (as a permanent Slack error leaves it), queued
+    // unannounced: with hourly polls no worker looks at it.
+    let mut conn = app.pool.acquire().await.unwrap();
+    let message = SlackMessage::Post {
+        channel: "C9".into(),
+        text: "hello".into(),
+        blocks: None,
+        thread_ts: None,
+    };
+    let _unannounced = jobs::enqueue(&mut conn, &message, None).await.unwrap();
+    let job_id: String = sqlx::query_scalar(
+        "UPDATE apalis.jobs SET status = 'Killed', attempts = 1, done_at = NOW()
+         RETURNING id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+
+    let admin = oidc::admin_token("OPS1");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/jobs/{job_id}/retry"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    eventually_within("the retried message", Duration::from_secs(5), || async {
+        app.slack_calls("chat.postMessage").await.len() == 1
+    })
+    .await;
 }

@@ -30,8 +30,9 @@ async fn dm_in_flight(app: &TestApp, text: &str) {
         blocks: None,
         thread_ts: None,
     };
-    jobs::enqueue(&mut conn, &dm, None).await.unwrap();
+    let queued = jobs::enqueue(&mut conn, &dm, None).await.unwrap();
     drop(conn);
+    app.announcer.announce(queued);
     eventually("the job to call Slack", || async {
         !app.slack_calls("chat.postMessage").await.is_empty()
     })

@@ -21,7 +21,7 @@ use crate::helpers::{
 
 async fn enqueue_post(app: &TestApp, text: &str) {
     let mut conn = app.pool.acquire().await.unwrap();
-    jobs::enqueue(
+    let queued = jobs::enqueue(
         &mut conn,
         &SlackMessage::Post {
             channel: "U1".into(),
@@ -33,6 +33,7 @@ async fn enqueue_post(app: &TestApp, text: &str) {
     )
     .await
     .unwrap();
+    app.announcer.announce(queued);
 }
 
 /// Slack answers the next `posts` messages with a 503.
@@ -60,6 +61,42 @@ async fn an_announced_job_wakes_its_worker_without_waiting_for_a_poll() {
         app.slack_calls("chat.postMessage").await.len() == 1
     })
     .await;
+}
+
+/// Queuing a job sends no NOTIFY from the queuing transaction (PostgreSQL would serialize
+/// the commits of every such transaction); the announcement follows the commit.
+#[tokio::test]
+async fn a_queued_job_is_announced_after_its_commit_not_by_it() {
+    let app = spawn_app().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener.listen("apalis::job::insert").await.unwrap();
+
+    let mut tx = app.pool.begin().await.unwrap();
+    let queued = jobs::enqueue(
+        &mut tx,
+        &SlackMessage::Post {
+            channel: "U1".into(),
+            text: "hello".into(),
+            blocks: None,
+            thread_ts: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let from_the_insert = tokio::time::timeout(Duration::from_millis(300), listener.recv()).await;
+    assert!(from_the_insert.is_err(), "{from_the_insert:?}");
+
+    app.announcer.announce(queued);
+    let announced = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("an announcement")
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(announced.payload()).unwrap();
+    assert_eq!(payload["job_type"], "send-slack-message");
 }
 
 #[tokio::test]
@@ -316,7 +353,8 @@ async fn enqueue_thread_reply(app: &TestApp, run_id: Uuid, text: &str, delay: Op
         text: text.into(),
         blocks: None,
     };
-    jobs::enqueue(&mut conn, &reply, delay).await.unwrap();
+    let queued = jobs::enqueue(&mut conn, &reply, delay).await.unwrap();
+    app.announcer.announce(queued);
 }
 
 fn thread_replies(calls: &[serde_json::Value]) -> usize {

@@ -10,6 +10,7 @@ use poem_openapi::{
 use super::{BearerToken, RestError, RestTags, authenticate, models, require_admin};
 use crate::{
     api::state::AppState,
+    jobs::Queued,
     storage::{
         jobs::{self, JobState},
         runs,
@@ -56,6 +57,7 @@ impl OpsApi {
         {
             jobs::Retry::Requeued(job) => {
                 tracing::info!(job_id = %job_id.0, by = %caller.user_id, "failed job requeued");
+                state.announcer.announce(Queued::of_type(&job.job_type));
                 Ok(Json(job.into()))
             }
             jobs::Retry::NotFailed => Err(RestError::conflict("only failed jobs can be retried")),

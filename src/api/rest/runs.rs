@@ -115,7 +115,7 @@ impl RunsApi {
         run_id: Path<Uuid>,
     ) -> Result<Json<models::Run>, RestError> {
         let caller = authenticate(&state, &auth).await?;
-        let outcome = complete_run(&state.pool, run_id.0, actor(&caller))
+        let outcome = complete_run(&state.pool, &state.announcer, run_id.0, actor(&caller))
             .await
             .map_err(|e| RestError::database("complete run", &e))?;
         match outcome {
@@ -140,7 +140,7 @@ impl RunsApi {
         run_id: Path<Uuid>,
     ) -> Result<Json<models::Run>, RestError> {
         let caller = authenticate(&state, &auth).await?;
-        let outcome = cancel_run(&state.pool, run_id.0, actor(&caller))
+        let outcome = cancel_run(&state.pool, &state.announcer, run_id.0, actor(&caller))
             .await
             .map_err(|e| RestError::database("cancel run", &e))?;
         match outcome {
@@ -177,7 +177,7 @@ fn parse_order(
 }
 
 async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
-    let placed = place_order_warm(&state.warm, &state.rules, &request)
+    let placed = place_order_warm(&state.warm, &state.announcer, &state.rules, &request)
         .await
         .map_err(refused)?;
     if !placed.replaced {
@@ -201,7 +201,11 @@ async fn start_run(state: &AppState, request: OrderRequest) -> Result<Uuid, Rest
             placed.run_id
         )));
     }
-    tx.commit().await.map_err(database)?;
+    state
+        .announcer
+        .commit(tx, placed.queued)
+        .await
+        .map_err(database)?;
     state.metrics.order_placed(request.order.drink_type);
     Ok(placed.run_id)
 }
