@@ -71,13 +71,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         policy: FairnessPolicy::Carpool,
         ..rules
     };
+    // No workers run here: the assignments' messages are queued and never announced.
+    let announcer = Announcer::new();
     // Steady state: a few untimed assignments first, so each pooled connection has
     // prepared the statements once (as a running service's connections have).
     for i in 2_000..2_010 {
         let run_id = open_run(&pool, &rules, i).await?;
         assign_runner(
             &pool,
-            &Announcer::new(),
+            &announcer,
             &rules,
             run_id,
             Trigger::Scheduled,
@@ -92,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let outcome = assign_runner(
                 &pool,
-                &Announcer::new(),
+                &announcer,
                 &rules,
                 run_id,
                 Trigger::Scheduled,

@@ -78,7 +78,7 @@ async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
     // Two people share one run, which completes; four share another, then it is cancelled.
     let pair = run_of("C1", &["UA", "UB"]).await;
     assign(pair).await;
-    let completed = complete_run(&app.pool, &Announcer::new(), pair, admin)
+    let completed = complete_run(&app.pool, &app.announcer, pair, admin)
         .await
         .unwrap();
     assert!(
@@ -88,7 +88,7 @@ async fn carpool_shares_count_assigned_runs_and_drop_cancelled_ones() {
     let four = run_of("C2", &["UA", "UC", "UD", "UE"]).await;
     assign(four).await;
     assert_eq!(ledger_rows(four).await, 4);
-    let cancelled = cancel_run(&app.pool, &Announcer::new(), four, admin)
+    let cancelled = cancel_run(&app.pool, &app.announcer, four, admin)
         .await
         .unwrap();
     assert!(
@@ -190,6 +190,7 @@ async fn run_of(pool: &PgPool, rules: RunRules, channel: &str, users: &[&str]) -
     run_id.expect("at least one user")
 }
 
+/// Assigns directly; the messages it queues go unannounced, found by the workers' poll.
 async fn assign(pool: &PgPool, rules: RunRules, run_id: Uuid) {
     let outcome = assign_runner(
         pool,
