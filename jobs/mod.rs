@@ -8,6 +8,7 @@
 
 mod announce;
 pub mod assign_runner;
+pub mod catch_panic;
 mod poll;
 pub mod prune_audit;
 pub mod retry;
@@ -233,7 +234,7 @@ pub async fn run_workers(
                             .backend(backend)
                             .data(ctx.clone())
                             .concurrency(settings.concurrency)
-                            .build($handler);
+                            .build(catch_panic::catching_panics($handler));
                         let stop = shutdown.clone();
                         worker.run_until(async move {
                             stop.cancelled().await;

@@ -9,6 +9,7 @@ mod deploy_files;
 mod fairness;
 mod helpers;
 mod http_surface;
+mod job_panics;
 mod kafka;
 mod load_shedding;
 mod maintenance;
