@@ -6,8 +6,9 @@
 
 use clap::Parser;
 use coffeebuddy::{
-    config::{FairnessPolicy, Settings},
-    simulation::{SimulationConfig, markdown_table, simulate},
+    config::Settings,
+    dev::simulation::{SimulationConfig, markdown_table, simulate},
+    domain::fairness::FairnessPolicy,
     storage,
 };
 

@@ -1,4 +1,4 @@
-//! Scale check (issue 7): with 1,000,000 orders and 100,000 runs of history across 1,000
+//! Scale check: with 1,000,000 orders and 100,000 runs of history across 1,000
 //! channels, how long one runner assignment takes (and its query plan), and whether pruning
 //! a million old audit rows holds up order submission.
 //!
@@ -16,10 +16,11 @@ use std::{
 use chrono::Utc;
 use clap::Parser;
 use coffeebuddy::{
-    config::{FairnessPolicy, Settings},
+    config::Settings,
     domain::OrderInput,
-    jobs::{Announcer, prune_audit},
+    domain::fairness::FairnessPolicy,
     storage,
+    storage::{job_queue::Announcer, retention},
     workflows::{
         RunRules,
         assign_runner::{Assignment, Trigger, assign_runner},
@@ -140,7 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pool = pool.clone();
         async move {
             let t = Instant::now();
-            let pruned = prune_audit::prune(&pool, 90).await;
+            let pruned = retention::prune(&pool, 90).await;
             (t.elapsed(), pruned)
         }
     });
@@ -159,7 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nprune-audit deleted {} audit rows in {:.1} s (batches of {}) while {} orders were placed",
         pruned.audit_rows,
         took.as_secs_f64(),
-        prune_audit::BATCH,
+        retention::BATCH,
         during.len()
     );
     println!(
@@ -263,9 +264,14 @@ async fn open_run(pool: &PgPool, rules: &RunRules, i: i64) -> Result<uuid::Uuid,
             order: OrderInput::parse(Some("Latte"), Some("Small"), None).expect("a valid order"),
             run_id: None,
         };
-        let placed = place_order(&mut *pool.acquire().await?, rules, &request)
-            .await
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let placed = place_order(
+            &mut *pool.acquire().await?,
+            &Announcer::new(),
+            rules,
+            &request,
+        )
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         run_id = Some(placed.run_id);
     }
     Ok(run_id.expect("ten orders"))
@@ -290,9 +296,14 @@ async fn order_latencies(
             run_id: None,
         };
         let t = Instant::now();
-        place_order(&mut *pool.acquire().await?, rules, &request)
-            .await
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        place_order(
+            &mut *pool.acquire().await?,
+            &Announcer::new(),
+            rules,
+            &request,
+        )
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         times.push(t.elapsed());
     }
     Ok(times)

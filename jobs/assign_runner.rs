@@ -2,24 +2,12 @@
 
 use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{
-    Job, JobContext,
+    AssignRunner, JobContext,
     retry::{Failures, RetryPolicy, after_failure},
 };
 use crate::workflows::assign_runner::{Assignment, Trigger, assign_runner};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssignRunner {
-    pub run_id: Uuid,
-}
-
-impl Job for AssignRunner {
-    const QUEUE: &'static str = "assign-runner";
-    const MAX_ATTEMPTS: usize = RetryPolicy::DATABASE.max_attempts;
-}
 
 pub async fn handle(
     job: AssignRunner,

@@ -1,12 +1,8 @@
-//! The durable jobs (apalis on the app's own PostgreSQL): payloads, handlers, retry
-//! policies and the workers that run them.
-//!
-//! Jobs are enqueued with [`enqueue`] (or several at once with [`Batch`]) inside the
-//! caller's transaction, so a state change and the work it causes commit together or not
-//! at all. What they queue due now is announced to the workers after the commit
-//! ([`Announcer`]).
+//! The durable jobs: handlers, retry policies and the workers that run them (apalis, on
+//! the queue `storage::job_queue` keeps). The payloads are the workflows'
+//! (`workflows::jobs`); workflows queue them in a unit of work
+//! (`storage::job_queue::UnitOfWork`).
 
-mod announce;
 pub mod assign_runner;
 pub mod catch_panic;
 mod poll;
@@ -14,122 +10,25 @@ pub mod prune_audit;
 pub mod retry;
 pub mod send_reminder;
 pub mod send_slack_message;
-mod wakeups;
 
 use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
-use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    slack::{SlackClient, SlackPacer},
+    slack::SlackClient,
+    storage::{
+        SlackPacer,
+        job_queue::{self, Announcer, Job, Wakeups},
+    },
     telemetry::Metrics,
     workflows::RunRules,
 };
 
-pub use announce::{Announcer, Queued};
-pub use assign_runner::AssignRunner;
-pub use prune_audit::PruneAudit;
-pub use send_reminder::SendReminder;
-pub use send_slack_message::SlackMessage;
-
-/// Every job type, as stored in `apalis.jobs.job_type`.
-pub const JOB_TYPES: [&str; 4] = [
-    AssignRunner::QUEUE,
-    SendReminder::QUEUE,
-    SlackMessage::QUEUE,
-    PruneAudit::QUEUE,
-];
-
-/// A job payload and where it is queued.
-pub trait Job: Serialize {
-    /// The apalis queue, which is also the `job_type` ops see.
-    const QUEUE: &'static str;
-    /// Executions before the row is left `Failed` (handlers give up earlier on their own
-    /// terms; this bounds plain errors such as a lost database connection).
-    const MAX_ATTEMPTS: usize;
-}
-
-/// Queues `job` on the caller's connection or transaction, to run after `delay`.
-pub async fn enqueue<J: Job>(
-    conn: &mut PgConnection,
-    job: &J,
-    delay: Option<Duration>,
-) -> Result<Queued, sqlx::Error> {
-    let mut batch = Batch::default();
-    batch.push(job, delay)?;
-    batch.enqueue(conn).await
-}
-
-/// Jobs queued together in one statement: one round trip however many a change causes.
-#[derive(Debug, Default)]
-pub struct Batch {
-    jobs: Vec<serde_json::Value>,
-    due_now: Queued,
-}
-
-impl Batch {
-    /// Adds `job`, to run after `delay`.
-    pub fn push<J: Job>(&mut self, job: &J, delay: Option<Duration>) -> Result<(), sqlx::Error> {
-        // A batch mixes job types in one array parameter, so each row becomes a `Value`
-        // here; batches come from assignments, not from the order path.
-        let job = serde_json::to_value(row(job)).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        if delay.is_none_or(|d| d.is_zero()) {
-            self.due_now.add(J::QUEUE);
-        }
-        self.jobs.push(serde_json::json!({
-            "job": job,
-            "id": new_id(),
-            "delay_secs": delay.unwrap_or_default().as_secs_f64(),
-        }));
-        Ok(())
-    }
-
-    /// Queues every job on the caller's connection or transaction; what it returns is to
-    /// be announced once that commits.
-    pub async fn enqueue(self, conn: &mut PgConnection) -> Result<Queued, sqlx::Error> {
-        if self.jobs.is_empty() {
-            return Ok(Queued::nothing());
-        }
-        sqlx::query(
-            "SELECT enqueue_job(j->'job', j->>'id', '{}',
-                                NOW() + make_interval(secs => (j->>'delay_secs')::float8))
-             FROM jsonb_array_elements($1) j",
-        )
-        .bind(serde_json::Value::Array(self.jobs))
-        .execute(conn)
-        .await?;
-        Ok(self.due_now)
-    }
-}
-
-/// The job as the `enqueue_job` SQL function takes it (migration
-/// `20261125000003`): the one place a job row is written, here and by `place_order`.
-#[derive(Debug, Serialize)]
-pub struct JobRow<'a, J> {
-    queue: &'static str,
-    max_attempts: usize,
-    payload: &'a J,
-}
-
-/// `job` as `enqueue_job` takes it; bind it as `Json(row)`, which serializes it straight
-/// into the statement's parameter.
-#[must_use]
-pub fn row<J: Job>(job: &J) -> JobRow<'_, J> {
-    JobRow {
-        queue: J::QUEUE,
-        max_attempts: J::MAX_ATTEMPTS,
-        payload: job,
-    }
-}
-
-/// A fresh job id: apalis reads `apalis.jobs.id` back as a ULID.
-pub fn new_id() -> String {
-    ulid::Ulid::generate().to_string()
-}
+pub use crate::workflows::jobs::{AssignRunner, JOB_TYPES, PruneAudit, SendReminder, SlackMessage};
 
 /// What job handlers need.
 #[derive(Clone)]
@@ -181,7 +80,8 @@ impl Default for WorkerSettings {
 /// transaction of its own (BEGIN, UPDATE, COMMIT and the pool's release ping: four round
 /// trips a job, a quarter of a Slack job's). The fetch has already taken the job for this
 /// worker (`Queued`, `lock_by`), which is what the acknowledgement, orphan recovery and
-/// [`release_fetched`] go by; a job in progress shows as `Queued` instead of `Running`.
+/// [`job_queue::release_fetched`] go by; a job in progress shows as `Queued` instead of
+/// `Running`.
 fn job_config(queue: &str) -> Config {
     Config::default().queue(queue).lock_tasks(false)
 }
@@ -201,7 +101,7 @@ pub async fn run_workers(
 ) -> Result<(), std::io::Error> {
     // Worker names are advisory locks in apalis: unique per process and per restart.
     let instance = uuid::Uuid::new_v4().simple().to_string();
-    let wakeups = wakeups::Wakeups::new(&JOB_TYPES);
+    let wakeups = Wakeups::new(&JOB_TYPES);
     let listener = tokio::spawn(wakeups.clone().listen(ctx.pool.clone(), shutdown.clone()));
     // Backends are built afresh for each start: `PollWith` is only `Clone` when its
     // strategy is, and `.clone()` on it silently derefs to the bare storage, dropping the
@@ -333,69 +233,15 @@ async fn supervise<F, Fut>(
 /// because apalis polls a worker's jobs inside the worker's own future (it spawns none):
 /// once that future has returned, none of them is still running.
 async fn release_fetched(pool: &PgPool, worker_name: &str) {
-    let released = sqlx::query(
-        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
-         WHERE lock_by = $1 AND status = 'Queued'",
-    )
-    .bind(worker_name)
-    .execute(pool)
-    .await;
-    match released {
-        Ok(done) if done.rows_affected() > 0 => {
-            tracing::info!(
-                worker = worker_name,
-                jobs = done.rows_affected(),
-                "returned fetched jobs to the queue"
-            )
-        }
-        Ok(_) => {}
+    match job_queue::release_fetched(pool, worker_name).await {
+        Ok(0) => {}
+        Ok(jobs) => tracing::info!(
+            worker = worker_name,
+            jobs,
+            "returned fetched jobs to the queue"
+        ),
         Err(err) => {
             tracing::warn!(worker = worker_name, error = %err, "could not return fetched jobs; orphan recovery will")
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use serde_json::json;
-    use uuid::Uuid;
-
-    use super::{AssignRunner, Batch, Job, Queued, SendReminder, SlackMessage, row};
-
-    #[test]
-    fn a_job_row_names_its_queue_and_attempts() {
-        let job = AssignRunner {
-            run_id: Uuid::new_v4(),
-        };
-        let expected = json!({
-            "queue": "assign-runner",
-            "max_attempts": AssignRunner::MAX_ATTEMPTS,
-            "payload": {"run_id": job.run_id},
-        });
-        assert_eq!(serde_json::to_value(row(&job)).unwrap(), expected);
-    }
-
-    #[test]
-    fn a_batch_announces_the_queues_of_its_jobs_due_now_only() {
-        let run_id = Uuid::new_v4();
-        let mut batch = Batch::default();
-        batch
-            .push(&SendReminder { run_id }, Some(Duration::from_secs(300)))
-            .unwrap();
-        assert_eq!(
-            batch.due_now,
-            Queued::nothing(),
-            "a delayed job waits for a poll"
-        );
-        batch.push(&AssignRunner { run_id }, None).unwrap();
-        batch
-            .push(&SlackMessage::RunSummary { run_id }, Some(Duration::ZERO))
-            .unwrap();
-        assert_eq!(
-            batch.due_now,
-            Queued::on(AssignRunner::QUEUE).and(Queued::on(SlackMessage::QUEUE))
-        );
     }
 }

@@ -1,27 +1,16 @@
 //! `send-reminder`: DMs the runner their reminder, `REMINDER_DELAY_SECS` after assignment,
 //! and records it (`workflows::reminder`). A Slack call like any other, so it is paced and
-//! retried under [`RetryPolicy::SLACK`].
+//! retried under [`RetryPolicy::SLACK`](crate::domain::RetryPolicy::SLACK).
 
 use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Job, JobContext,
-    retry::{Failures, RetryPolicy},
+    JobContext, SendReminder,
+    retry::Failures,
     send_slack_message::{Delivered, DeliveryError, pause, reserve_slot, settle},
 };
 use crate::workflows::reminder::{due_reminder, record_reminder};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendReminder {
-    pub run_id: Uuid,
-}
-
-impl Job for SendReminder {
-    const QUEUE: &'static str = "send-reminder";
-    const MAX_ATTEMPTS: usize = RetryPolicy::SLACK.max_attempts;
-}
 
 pub async fn handle(
     job: SendReminder,

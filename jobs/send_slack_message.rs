@@ -4,59 +4,24 @@
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data, Meta, TaskId};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sqlx::{PgConnection, types::Json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    Job, JobContext,
+    JobContext, SlackMessage,
     retry::{Failures, RetryPolicy, give_up, give_up_awaiting, retry_or_give_up, wait_then_run},
 };
 use crate::{
-    slack::{SlackApiError, Slot, views, views::SummaryLine},
-    storage::runs::{Claimed, SummaryTurn},
+    slack::{SlackApiError, views, views::SummaryLine},
+    storage::{
+        job_queue::{self, Job},
+        runs::{self, Claimed, SummaryTurn},
+        slack_pacer::Slot,
+    },
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
 const MAX_SLOT_WAIT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SlackMessage {
-    /// Post the run's root message, or redraw it as the run is now. At most one is queued
-    /// per run (`coffee_runs.summary_refresh_queued_at`). Rows queued before that flag also
-    /// carry a `version`, which is ignored.
-    RunSummary { run_id: Uuid },
-    /// A reply in the run's thread; waits for the root message while it is being posted,
-    /// and is given up with it.
-    RunThreadReply {
-        run_id: Uuid,
-        text: String,
-        #[serde(default)]
-        blocks: Option<Value>,
-    },
-    /// A message only `user` sees (refusals and confirmations of button clicks).
-    Ephemeral {
-        channel: String,
-        user: String,
-        text: String,
-    },
-    /// A prepared message: a DM (`channel` = a user id) or a reply in a thread.
-    Post {
-        channel: String,
-        text: String,
-        #[serde(default)]
-        blocks: Option<Value>,
-        #[serde(default)]
-        thread_ts: Option<String>,
-    },
-}
-
-impl Job for SlackMessage {
-    const QUEUE: &'static str = "send-slack-message";
-    const MAX_ATTEMPTS: usize = RetryPolicy::SLACK.max_attempts;
-}
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum DeliveryError {
@@ -209,54 +174,35 @@ enum Thread {
 }
 
 /// Reads the run's thread and, when it has none, whether a root post is still queued or
-/// running. One statement, so one snapshot: a root post stores its `ts` before its job is
-/// acknowledged, so a snapshot in which the job has finished shows the `ts` it stored.
+/// running. The job is read before the run a second time: a root post stores its `ts`
+/// before its job is acknowledged, so a root post found finished has its `ts` visible to
+/// the read that follows.
 async fn thread_of(conn: &mut PgConnection, run_id: Uuid) -> Result<Thread, sqlx::Error> {
-    let root_post = serde_json::to_value(SlackMessage::RunSummary { run_id })
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let row: Option<ThreadRow> = sqlx::query_as(
-        "SELECT r.channel_id, r.thread_ts, root.live AS root_post_live,
-                root.last_id AS last_root_post
-         FROM coffee_runs r
-         LEFT JOIN LATERAL (
-             SELECT bool_or(j.status IN ('Pending', 'Queued', 'Running')
-                            OR (j.status = 'Failed' AND j.attempts < j.max_attempts)) AS live,
-                    (array_agg(j.id ORDER BY j.done_at DESC NULLS LAST))[1] AS last_id
-             FROM apalis.jobs j
-             WHERE r.thread_ts IS NULL
-               AND j.job_type = $2
-               AND convert_from(j.job, 'UTF8')::jsonb @> $3
-         ) root ON true
-         WHERE r.run_id = $1",
-    )
-    .bind(run_id)
-    .bind(SlackMessage::QUEUE)
-    .bind(Json(root_post))
-    .fetch_optional(conn)
-    .await?;
-    let Some(row) = row else {
+    let Some(thread) = runs::thread(conn, run_id).await? else {
         return Ok(Thread::RunGone);
     };
-    Ok(match (row.thread_ts, row.root_post_live) {
+    if let Some(thread_ts) = thread.thread_ts {
+        return Ok(Thread::Posted {
+            channel_id: thread.channel_id,
+            thread_ts,
+        });
+    }
+    let root_post = serde_json::to_value(SlackMessage::RunSummary { run_id })
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let posts = job_queue::matching(conn, SlackMessage::QUEUE, &root_post).await?;
+    let Some(thread) = runs::thread(conn, run_id).await? else {
+        return Ok(Thread::RunGone);
+    };
+    Ok(match (thread.thread_ts, posts.live) {
         (Some(thread_ts), _) => Thread::Posted {
-            channel_id: row.channel_id,
+            channel_id: thread.channel_id,
             thread_ts,
         },
         (None, Some(true)) => Thread::Coming,
         (None, _) => Thread::Abandoned {
-            root_post: row.last_root_post,
+            root_post: posts.last_id,
         },
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct ThreadRow {
-    channel_id: String,
-    thread_ts: Option<String>,
-    /// Whether a root post job is queued or running; `None` when there is none on record.
-    root_post_live: Option<bool>,
-    /// The root post job that finished last.
-    last_root_post: Option<String>,
 }
 
 /// Posts or updates the root message, in this run's turn ([`SummaryTurn`]): one statement
@@ -302,7 +248,7 @@ async fn redraw(ctx: &JobContext, claimed: Claimed) -> Result<Option<String>, De
     let view = views::RunView {
         run_id: run.run_id,
         initiator_user_id: &run.initiator_user_id,
-        status: &run.status,
+        status: run.status,
         runner_user_id: run.runner_user_id.as_deref(),
     };
     let (text, blocks) = views::run_summary(&view, &lines);

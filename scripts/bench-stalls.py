@@ -11,7 +11,7 @@
 /proc/stat. `join` lines one open-loop phase's trace up with those samples: for each
 window, the requests scheduled in it, their mean and worst latency, and each group's CPU
 (run/wait, ms). A slow stretch where one group runs more than usual is work of ours
-(session 10 found root-message refreshes and run starts that way); one where every group
+(root-message refreshes and run starts show that way); one where every group
 waits at once while the CPUs are not all busy is the machine.
 """
 import bisect

@@ -2,11 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::{
     config::Settings,
-    startup::{self, StartError},
+    dev,
+    startup::{self, Role, StartError},
 };
 
 #[derive(Debug, Parser)]
@@ -44,32 +45,12 @@ pub enum Command {
     },
 }
 
-/// The parts of the service one process runs, so API and workers can scale apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Role {
-    /// HTTP server only.
-    Api,
-    /// Job workers, outbox relay and scheduler only.
-    Worker,
-    /// Everything.
-    All,
-}
-
-impl Role {
-    pub fn runs_http(self) -> bool {
-        matches!(self, Role::Api | Role::All)
-    }
-    pub fn runs_workers(self) -> bool {
-        matches!(self, Role::Worker | Role::All)
-    }
-}
-
 /// Runs one command and maps its outcome to the contract's exit codes.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve { role, settings } => startup::serve(*settings, role).await,
         Command::Migrate { settings } => startup::migrate(*settings).await,
-        Command::Demo { settings } => crate::demo::run(*settings).await,
+        Command::Demo { settings } => dev::demo::run(*settings).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi_document());
             Ok(())

@@ -6,8 +6,13 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, ValueEnum, builder::BoolishValueParser};
+use clap::{
+    Args, ValueEnum,
+    builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser},
+};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::fairness::FairnessPolicy;
 
 /// The default database: the local PostgreSQL with trust auth.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/coffeebuddy";
@@ -117,7 +122,9 @@ pub struct Settings {
         long,
         env = "FAIRNESS_POLICY",
         value_name = "FAIRNESS_POLICY",
-        default_value = "fewest-runs"
+        default_value = "fewest-runs",
+        value_parser = PossibleValuesParser::new(FairnessPolicy::NAMES)
+            .try_map(|name| name.parse::<FairnessPolicy>())
     )]
     pub fairness_policy: FairnessPolicy,
 
@@ -139,14 +146,6 @@ pub struct Settings {
     /// Apply migrations when `serve` starts.
     #[arg(long, env = "MIGRATE_ON_START", value_name = "MIGRATE_ON_START", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FairnessPolicy {
-    /// Fewest runs in the window, ties to the earliest last run (the seeds' rule).
-    FewestRuns,
-    /// Largest debt (fair share − runs made), Fagin & Williams' carpool rule.
-    Carpool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,14 +9,13 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod demo;
+pub mod dev;
 pub mod domain;
 pub mod events;
 #[path = "../jobs/mod.rs"]
 pub mod jobs;
 pub mod resilience;
 pub mod secrets;
-pub mod simulation;
 pub mod slack;
 pub mod startup;
 pub mod storage;

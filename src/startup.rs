@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use clap::ValueEnum;
 use poem::{
     EndpointExt, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
@@ -14,17 +15,39 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     api::{self, Admission, AppState},
     auth::OidcVerifier,
-    cli::Role,
     config::{ConfigError, Settings},
     events::{Relay, RelaySettings},
-    jobs::{self, Announcer, JobContext, WorkerSettings},
+    jobs::{self, JobContext, WorkerSettings},
     resilience::CircuitBreaker,
     secrets::{DatabaseCredentials, Secrets, VaultSecrets, VaultSettings, vault},
-    slack::{SlackClient, SlackPacer},
-    storage::{self, DatabaseError, WarmConnections},
-    telemetry::{self, Metrics, MetricsRefresher},
-    workflows::{RunRules, rules::SUMMARY_REFRESH_DELAY},
+    slack::SlackClient,
+    storage::{
+        self, DatabaseError, SlackPacer, WarmConnections, job_queue::Announcer,
+        row_counts::RowGauges,
+    },
+    telemetry::{self, Metrics},
+    workflows::{RunRules, jobs::JOB_TYPES, rules::SUMMARY_REFRESH_DELAY},
 };
+
+/// The parts of the service one process runs, so API and workers can scale apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// HTTP server only.
+    Api,
+    /// Job workers, outbox relay and scheduler only.
+    Worker,
+    /// Everything.
+    All,
+}
+
+impl Role {
+    pub fn runs_http(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+}
 
 /// From the shutdown signal, how long requests, jobs and the other components get to
 /// finish before they are stopped where they are. CONTRACT: the pool is closed within
@@ -163,7 +186,11 @@ impl Application {
             storage::migrate(&pool).await?;
         }
         let warm = WarmConnections::new(pool.clone(), settings.db_max_connections);
-        let metrics = Metrics::new(&pool, &warm);
+        let metrics = Metrics::new(&pool, {
+            let warm = warm.clone();
+            move || warm.idle()
+        });
+        RowGauges::zero(&metrics, &JOB_TYPES);
         let breaker = CircuitBreaker::new(
             settings.circuit_failure_threshold,
             Duration::from_secs(settings.circuit_open_secs),
@@ -319,10 +346,11 @@ impl Application {
                 Ok(())
             }
         });
-        let refresher = MetricsRefresher {
+        let refresher = RowGauges {
             metrics: self.state.metrics.clone(),
             pool: self.pool.clone(),
             every: self.options.metrics_refresh,
+            job_types: &JOB_TYPES,
         };
         tasks.spawn({
             let stop = shutdown.clone();

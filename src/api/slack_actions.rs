@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
-    jobs::{self, SlackMessage},
     slack::{
         escape::mention,
         payloads::BlockActions,
         views::{ACTION_CLOSE_ORDERS, ACTION_MARK_COMPLETE, ACTION_OPT_OUT, ACTION_VOLUNTEER},
     },
+    storage::job_queue::UnitOfWork,
+    workflows::jobs::SlackMessage,
     workflows::{
         Actor,
         assign_runner::{Assignment, Trigger, assign_runner},
@@ -141,9 +142,12 @@ async fn tell(state: &AppState, channel: Option<&str>, user: &str, text: String)
         .acquire()
         .await
         .map_err(|e| ApiError::from_database("queue feedback", &e))?;
-    let queued = jobs::enqueue(&mut conn, &message, None)
+    let mut work = UnitOfWork::single_statement(&mut conn, &state.announcer);
+    work.enqueue(&message, None)
         .await
         .map_err(|e| ApiError::from_database("queue feedback", &e))?;
-    state.announcer.announce(queued);
+    work.commit()
+        .await
+        .map_err(|e| ApiError::from_database("queue feedback", &e))?;
     Ok(())
 }

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::{acknowledge, error::ApiError, state::AppState};
 use crate::{
-    jobs::{self, Queued, SlackMessage},
     slack::{payloads::EventCallback, views},
+    storage::{job_queue::UnitOfWork, slack_events},
+    workflows::jobs::SlackMessage,
 };
 
 #[handler]
@@ -44,21 +45,17 @@ async fn handle_callback(
     retry: Option<&str>,
 ) -> Result<()> {
     let db = |e: sqlx::Error| ApiError::from_database("event callback", &e);
-    let mut tx = state.pool.begin().await.map_err(db)?;
-    let first_time =
-        sqlx::query("INSERT INTO slack_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(&callback.event_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected()
-            == 1;
+    let mut work = UnitOfWork::begin(&state.pool, &state.announcer)
+        .await
+        .map_err(db)?;
+    let first_time = slack_events::first_delivery(work.conn(), &callback.event_id)
+        .await
+        .map_err(db)?;
     if !first_time {
         tracing::info!(event_id = %callback.event_id, retry, "event already handled; ignoring the retry");
         return Ok(());
     }
     let event = &callback.event;
-    let mut queued = Queued::nothing();
     if event.kind == "app_mention"
         && let Some(channel) = event.channel.clone()
     {
@@ -68,8 +65,8 @@ async fn handle_callback(
             blocks: None,
             thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
         };
-        queued = jobs::enqueue(&mut tx, &reply, None).await.map_err(db)?;
+        work.enqueue(&reply, None).await.map_err(db)?;
     }
-    state.announcer.commit(tx, queued).await.map_err(db)?;
+    work.commit().await.map_err(db)?;
     Ok(())
 }

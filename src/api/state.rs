@@ -5,11 +5,10 @@ use sqlx::PgPool;
 use super::admission::Admission;
 use crate::{
     auth::OidcVerifier,
-    jobs::Announcer,
     resilience::CircuitBreaker,
     secrets::Secrets,
-    slack::{SlackClient, SlackPacer},
-    storage::WarmConnections,
+    slack::SlackClient,
+    storage::{SlackPacer, WarmConnections, job_queue::Announcer},
     telemetry::Metrics,
     workflows::RunRules,
 };

@@ -16,10 +16,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    cli::Role,
     config::{LogFormat, Settings},
     slack::signature,
-    startup::{Application, Options, StartError},
+    startup::{Application, Options, Role, StartError},
 };
 
 const SIGNING_SECRET: &str = "demo-signing-secret";

@@ -1,5 +1,5 @@
 //! Fairness simulation: drives the real assignment code against PostgreSQL with seeded
-//! random participation, and measures how even the outcome is (issue 3, SPEC "Fairness
+//! random participation, and measures how even the outcome is (SPEC "Fairness
 //! Score"). `examples/fairness.rs` prints the table; a test holds both policies to target.
 
 use std::collections::BTreeMap;
@@ -8,8 +8,8 @@ use chrono::{Duration, Utc};
 use sqlx::PgPool;
 
 use crate::{
-    config::FairnessPolicy,
-    jobs::Announcer,
+    domain::fairness::FairnessPolicy,
+    storage::job_queue::Announcer,
     workflows::{
         Actor, RunRules,
         assign_runner::{Assignment, Trigger, assign_runner},
@@ -196,10 +196,7 @@ pub fn markdown_table(reports: &[PolicyReport]) -> String {
         "| policy | runs | active users | runs made (min–max) | std dev of runs (target < 2) | largest \\|fair share − runs\\| |\n|---|---|---|---|---|---|\n",
     );
     for r in reports {
-        let name = match r.policy {
-            FairnessPolicy::FewestRuns => "fewest-runs",
-            FairnessPolicy::Carpool => "carpool",
-        };
+        let name = r.policy;
         out.push_str(&format!(
             "| `{name}` | {} | {} | {}–{} | {:.2} | {:.2} |\n",
             r.runs,

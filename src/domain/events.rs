@@ -76,7 +76,7 @@ pub struct RunScope {
 
 /// An event type's own fields (CONTRACT's "extra fields"), written beside the common ones.
 /// Typed rather than a `serde_json::Value` tree: an order serializes two events and their
-/// trees were a measurable share of the service's CPU (issue 7).
+/// trees were a measurable share of the service's CPU under load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum EventFields {

@@ -6,7 +6,49 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::FairnessPolicy;
+/// How the runner is chosen (`FAIRNESS_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FairnessPolicy {
+    /// Fewest runs in the window, ties to the earliest last run (the seeds' rule).
+    FewestRuns,
+    /// Largest debt (fair share − runs made), Fagin & Williams' carpool rule.
+    Carpool,
+}
+
+impl FairnessPolicy {
+    /// Every policy's name, as configured.
+    pub const NAMES: [&'static str; 2] = ["fewest-runs", "carpool"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FewestRuns => Self::NAMES[0],
+            Self::Carpool => Self::NAMES[1],
+        }
+    }
+}
+
+/// A policy name that is none of [`FairnessPolicy::NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fairness policy {0:?}: expected fewest-runs or carpool")]
+pub struct UnknownPolicy(pub String);
+
+impl std::str::FromStr for FairnessPolicy {
+    type Err = UnknownPolicy;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "fewest-runs" => Ok(Self::FewestRuns),
+            "carpool" => Ok(Self::Carpool),
+            other => Err(UnknownPolicy(other.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for FairnessPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One participant of the run, with their history in the workspace's fairness window.
 #[derive(Debug, Clone, PartialEq)]

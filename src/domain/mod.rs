@@ -4,9 +4,13 @@ mod events;
 pub mod fairness;
 mod ids;
 mod order;
+mod retry;
+mod run;
 
 pub use events::{DomainEvent, EventFields, EventKind, EventPayload, RunScope};
 pub use ids::{SLACK_ID_MAX_CHARS, SlackIdError, check_slack_id};
 pub use order::{
     Customizations, DrinkType, OrderField, OrderInput, OrderInputError, Size, describe_order,
 };
+pub use retry::RetryPolicy;
+pub use run::{RunStatus, UnknownRunStatus};

@@ -55,7 +55,7 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, open_for: Duration, metrics: Metrics) -> Self {
-        metrics.circuit_state(BreakerState::Closed);
+        metrics.circuit_state(BreakerState::Closed.gauge());
         Self {
             inner: Arc::new(Mutex::new(Inner::Closed { failures: 0 })),
             threshold: threshold.max(1),
@@ -139,7 +139,7 @@ impl CircuitBreaker {
     }
 
     fn transition(&self, to: BreakerState) {
-        self.metrics.circuit_state(to);
+        self.metrics.circuit_state(to.gauge());
         match to {
             BreakerState::Open => tracing::error!(
                 threshold = self.threshold,
@@ -181,7 +181,6 @@ pub fn is_connection_error(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::WarmConnections;
 
     fn breaker(threshold: u32) -> CircuitBreaker {
         breaker_open_for(threshold, Duration::from_secs(30))
@@ -189,11 +188,7 @@ mod tests {
 
     fn breaker_open_for(threshold: u32, open_for: Duration) -> CircuitBreaker {
         let pool = unreachable_pool();
-        CircuitBreaker::new(
-            threshold,
-            open_for,
-            Metrics::new(&pool, &WarmConnections::new(pool.clone(), 0)),
-        )
+        CircuitBreaker::new(threshold, open_for, Metrics::new(&pool, || 0))
     }
 
     fn unreachable_pool() -> PgPool {

@@ -1,12 +1,10 @@
-//! Everything Slack: request signatures, payloads, Block Kit views, the Web API client
-//! and the shared pacing of outbound calls.
+//! Everything Slack: request signatures, payloads, Block Kit views and the Web API client.
+//! The shared pacing of outbound calls is kept in the database (`storage::slack_pacer`).
 
 pub mod client;
 pub mod escape;
-pub mod pacer;
 pub mod payloads;
 pub mod signature;
 pub mod views;
 
 pub use client::{SlackApiError, SlackClient};
-pub use pacer::{SlackPacer, Slot};

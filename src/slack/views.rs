@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::escape::{escape, mention};
-use crate::domain::{Customizations, DrinkType, Size, describe_order};
+use crate::domain::{Customizations, DrinkType, RunStatus, Size, describe_order};
 
 pub const ORDER_MODAL_CALLBACK_ID: &str = "coffee_order_modal";
 /// Slack refuses section texts over 3,000 characters; stay clear of it.
@@ -191,8 +191,7 @@ pub struct SummaryLine {
 pub struct RunView<'a> {
     pub run_id: Uuid,
     pub initiator_user_id: &'a str,
-    /// `active`, `completed` or `cancelled`.
-    pub status: &'a str,
+    pub status: RunStatus,
     pub runner_user_id: Option<&'a str>,
 }
 
@@ -209,13 +208,15 @@ pub fn run_summary(run: &RunView<'_>, lines: &[SummaryLine]) -> (String, Value) 
         n => format!("{n} orders"),
     };
     let initiator = mention(run.initiator_user_id);
-    let open = run.status == "active" && run.runner_user_id.is_none();
+    let open = run.status.is_active() && run.runner_user_id.is_none();
     let headline = match (run.status, run.runner_user_id) {
-        ("completed", Some(runner)) => format!(
+        (RunStatus::Completed, Some(runner)) => format!(
             "*☕ Coffee run* — completed by {} ({count})",
             mention(runner)
         ),
-        ("cancelled", _) => format!("*☕ Coffee run* started by {initiator} — cancelled ({count})"),
+        (RunStatus::Cancelled, _) => {
+            format!("*☕ Coffee run* started by {initiator} — cancelled ({count})")
+        }
         (_, Some(runner)) => format!(
             "*☕ Coffee run* started by {initiator} — {} is getting the coffee ({count})",
             mention(runner)
@@ -327,7 +328,7 @@ pub fn cancellation_reply(user_id: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct HistoryLine {
     pub channel_id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub runner_user_id: Option<String>,
     pub order_count: i64,
@@ -360,7 +361,7 @@ pub fn history(lines: &[HistoryLine]) -> Value {
             "text": {"type": "mrkdwn", "text": format!(
                 "<!date^{when}^{{date_short_pretty}} at {{time}}|{fallback}> in <#{}> — {runner}, {orders} ({})",
                 escape(&line.channel_id),
-                escape(&line.status),
+                line.status,
             )},
         }));
     }
@@ -517,7 +518,7 @@ mod tests {
         let run = RunView {
             run_id: Uuid::nil(),
             initiator_user_id: "U1",
-            status: "active",
+            status: RunStatus::Active,
             runner_user_id: None,
         };
         let (text, blocks) = run_summary(
@@ -549,7 +550,7 @@ mod tests {
         let run = RunView {
             run_id: Uuid::nil(),
             initiator_user_id: "U0",
-            status: "active",
+            status: RunStatus::Active,
             runner_user_id: None,
         };
         let (_, blocks) = run_summary(&run, &lines);
@@ -592,7 +593,7 @@ mod tests {
         let mut run = RunView {
             run_id,
             initiator_user_id: "U1",
-            status: "active",
+            status: RunStatus::Active,
             runner_user_id: None,
         };
         let (_, open) = run_summary(&run, &lines);
@@ -626,7 +627,7 @@ mod tests {
                 .unwrap()
                 .contains("<@U2> is getting the coffee")
         );
-        run.status = "completed";
+        run.status = RunStatus::Completed;
         let (_, done) = run_summary(&run, &lines);
         assert_eq!(
             done[0]["text"]["text"],

@@ -1,6 +1,6 @@
 //! The audit row and, for published event types, the outbox row of a domain event,
 //! written together in the caller's transaction by the `record_event` SQL function
-//! (migration `20261125000003`), which `place_order` calls too.
+//! (`storage/sql/record_event.sql`), which `place_order` calls too.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -5,13 +5,19 @@
 
 pub mod events;
 pub mod fairness;
-pub mod jobs;
+pub mod job_queue;
 pub mod orders;
 mod pool;
 pub mod preferences;
+pub mod retention;
+pub mod row_counts;
 pub mod runs;
+pub mod schema;
+pub mod slack_events;
+pub mod slack_pacer;
 pub mod users;
 pub mod warm;
 
 pub use pool::{DatabaseError, close, connect, connect_options, migrate};
+pub use slack_pacer::SlackPacer;
 pub use warm::{WarmConnection, WarmConnections};

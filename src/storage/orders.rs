@@ -1,8 +1,16 @@
-//! `orders` queries.
+//! Orders: placing one (the `place_order` SQL function) and reading them.
+
+use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, types::Json};
 use uuid::Uuid;
+
+use super::{
+    events,
+    job_queue::{self, Job, UnitOfWork},
+};
+use crate::domain::DomainEvent;
 
 /// One line of a run's order list (also read as JSON: `begin_summary_refresh`).
 #[derive(Debug, Clone, FromRow, Deserialize)]
@@ -49,4 +57,135 @@ pub async fn records_for_run(
     .bind(run_id)
     .fetch_all(pool)
     .await
+}
+
+/// Why the `place_order` SQL function refused an order; it raises each with its own
+/// SQLSTATE, so a refusal changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceOrderError {
+    /// `CB001`: a runner has been picked for the channel's run; orders are closed.
+    #[error("a runner has already been picked for this run")]
+    RunnerAssigned,
+    /// `CB002`: the order was for one run only (REST `POST /runs/{id}/orders`), and that
+    /// run is not the channel's active run.
+    #[error("that run is no longer taking orders")]
+    RunNotActive,
+    /// `CB003`: the channel's active run ended and began again under the order, three
+    /// times.
+    #[error("the channel's run kept changing under us; try again")]
+    Contended,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl PlaceOrderError {
+    /// The refusal `place_order` raised, or the database error it is.
+    fn from_database(error: sqlx::Error) -> Self {
+        let code = error.as_database_error().and_then(|e| e.code());
+        match code.as_deref() {
+            Some("CB001") => Self::RunnerAssigned,
+            Some("CB002") => Self::RunNotActive,
+            Some("CB003") => Self::Contended,
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// An order as `place_order` takes it, with the rows it writes if the order starts run
+/// `new_run_id` as order `new_order_id` (the function fills in the ids the database
+/// decides otherwise).
+pub struct NewOrder<'a, S, A> {
+    pub workspace_id: &'a str,
+    pub channel_id: &'a str,
+    pub user_id: &'a str,
+    pub display_name: Option<&'a str>,
+    pub drink_type: &'a str,
+    pub size: &'a str,
+    pub customizations: Option<&'a str>,
+    /// Order into this run only; never start another.
+    pub only_run_id: Option<Uuid>,
+    pub new_run_id: Uuid,
+    pub new_order_id: Uuid,
+    /// Written if this order starts the run.
+    pub run_created: &'a DomainEvent,
+    pub order_placed: &'a DomainEvent,
+    /// Redraws the root message; queued unless one is queued.
+    pub summary_job: &'a S,
+    /// Assigns the runner: at the window's end, and now when this order fills the run.
+    pub assign_job: &'a A,
+    pub summary_delay: Duration,
+    pub assign_window: Duration,
+    pub max_orders: u32,
+}
+
+/// What an order did.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Placed {
+    pub run_id: Uuid,
+    pub order_id: Uuid,
+    /// The user already had an order in this run and it was replaced.
+    pub replaced: bool,
+    /// This order started the run.
+    pub run_created: bool,
+    pub orders_in_run: i64,
+}
+
+/// Places (or replaces) the user's order in the channel's active run, starting the run if
+/// there is none: user, run, order, usual, audit rows, outbox events and jobs, in one
+/// statement (the `place_order` SQL function).
+pub async fn place<S: Job, A: Job>(
+    work: &mut UnitOfWork<'_>,
+    order: &NewOrder<'_, S, A>,
+) -> Result<Placed, PlaceOrderError> {
+    let row: PlacedRow = sqlx::query_as(
+        "SELECT o_run_id, o_order_id, o_replaced, o_run_created, o_orders_in_run, o_due_now
+         FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                          make_interval(secs => $15), make_interval(secs => $16), $17, $18)",
+    )
+    .bind(order.workspace_id)
+    .bind(order.channel_id)
+    .bind(order.user_id)
+    .bind(order.display_name)
+    .bind(order.drink_type)
+    .bind(order.size)
+    .bind(order.customizations)
+    .bind(order.only_run_id)
+    .bind(order.new_run_id)
+    .bind(order.new_order_id)
+    .bind(Json(events::row(order.run_created)))
+    .bind(Json(events::row(order.order_placed)))
+    .bind(Json(job_queue::row(order.summary_job)))
+    .bind(Json(job_queue::row(order.assign_job)))
+    .bind(order.summary_delay.as_secs_f64())
+    .bind(order.assign_window.as_secs_f64())
+    .bind(i32::try_from(order.max_orders).unwrap_or(i32::MAX))
+    .bind([
+        job_queue::new_id(),
+        job_queue::new_id(),
+        job_queue::new_id(),
+    ])
+    .fetch_one(work.conn())
+    .await
+    .map_err(PlaceOrderError::from_database)?;
+    for queue in row.o_due_now {
+        work.made_due(queue);
+    }
+    Ok(Placed {
+        run_id: row.o_run_id,
+        order_id: row.o_order_id,
+        replaced: row.o_replaced,
+        run_created: row.o_run_created,
+        orders_in_run: row.o_orders_in_run,
+    })
+}
+
+#[derive(FromRow)]
+struct PlacedRow {
+    o_run_id: Uuid,
+    o_order_id: Uuid,
+    o_replaced: bool,
+    o_run_created: bool,
+    o_orders_in_run: i64,
+    /// The queues of the jobs it queued due now.
+    o_due_now: Vec<String>,
 }

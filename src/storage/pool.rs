@@ -96,17 +96,11 @@ pub fn connect_options(
     Ok(options.log_statements(tracing::log::LevelFilter::Debug))
 }
 
-/// Applies the job queue's migrations (its own `apalis` schema), then CoffeeBuddy's, which
-/// may build on apalis' tables (migration `20261202000008` adds a trigger to `apalis.jobs`).
+/// Brings the database's schema up to date (`storage::schema`).
 pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
-    apalis_postgres::PostgresStorage::setup(pool)
+    super::schema::migrate(pool)
         .await
-        .map_err(|e| DatabaseError::Migrate(Box::new(e)))?;
-    sqlx::migrate!("./migrations")
-        .run(pool)
-        .await
-        .map_err(|e| DatabaseError::Migrate(Box::new(e)))?;
-    Ok(())
+        .map_err(DatabaseError::Migrate)
 }
 
 /// Waits up to 10 s for checked-out connections to come back, then closes the pool.

@@ -6,8 +6,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection, types::Json};
 use uuid::Uuid;
 
-use super::{events, orders::OrderLine};
-use crate::{domain::DomainEvent, slack::Slot};
+use super::slack_pacer::Slot;
+use super::{
+    events,
+    job_queue::{self, Job, UnitOfWork},
+    orders::OrderLine,
+};
+use crate::domain::{DomainEvent, RunStatus};
 
 /// The columns the order flow and the root message need.
 #[derive(Debug, Clone, FromRow)]
@@ -17,7 +22,8 @@ pub struct Run {
     pub channel_id: String,
     pub initiator_user_id: String,
     pub runner_user_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub thread_ts: Option<String>,
 }
@@ -37,7 +43,7 @@ macro_rules! run_columns {
 /// this holds (key: the SQL function `summary_turn_key`, as every release has spelled it,
 /// so replicas of older releases take turns with this one). One statement takes the turn,
 /// claims the queued refresh, reads the run and its orders and reserves the Slack slot
-/// (`begin_summary_refresh`, migration `20261128000007`); one stores a first post's `ts`
+/// (`begin_summary_refresh`, `storage/sql/summary_refresh.sql`); one stores a first post's `ts`
 /// and gives the turn up (`end_summary_refresh`).
 ///
 /// A session lock outlives transactions, so a connection still holding it must never go
@@ -161,7 +167,7 @@ pub async fn lock(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, 
 
 /// Makes `runner` the run's runner, once (REQ-008's atomic update). False if the run has
 /// a runner or is no longer active. A trigger writes the participants' carpool shares to
-/// `run_shares` (migration `20261126000004`).
+/// `run_shares` (`storage/sql/run_shares_follow_run.sql`).
 pub async fn set_runner(
     conn: &mut PgConnection,
     run_id: Uuid,
@@ -297,7 +303,8 @@ pub async fn find_active(
 pub struct HistoryEntry {
     pub run_id: Uuid,
     pub channel_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub runner_user_id: Option<String>,
     pub order_count: i64,
@@ -349,7 +356,8 @@ pub struct RunRecord {
     pub channel_id: String,
     pub initiator_user_id: String,
     pub runner_user_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub volunteered: bool,
     pub created_at: DateTime<Utc>,
     pub assigned_at: Option<DateTime<Utc>>,
@@ -392,4 +400,48 @@ pub async fn runs_per_user(
     .bind(window_days as i32)
     .fetch_all(pool)
     .await
+}
+
+/// Runs with status active, in every workspace.
+pub async fn count_active(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM coffee_runs WHERE status = 'active'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Queues `refresh`, the job that redraws the run's root message, unless one is queued
+/// already (`mark_summary_stale`): a burst of changes costs one redraw, and none goes
+/// unshown, since the job takes the run's row lock before it reads.
+pub async fn queue_summary_refresh<J: Job>(
+    work: &mut UnitOfWork<'_>,
+    refresh: &J,
+    run_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let queued: bool = sqlx::query_scalar("SELECT queue_summary_refresh($1, $2, $3)")
+        .bind(run_id)
+        .bind(Json(job_queue::row(refresh)))
+        .bind(job_queue::new_id())
+        .fetch_one(work.conn())
+        .await?;
+    if queued {
+        work.made_due(J::QUEUE);
+    }
+    Ok(())
+}
+
+/// Where a run's thread is: its channel, and its root message's `ts` once posted.
+#[derive(Debug, Clone, FromRow)]
+pub struct RunThread {
+    pub channel_id: String,
+    pub thread_ts: Option<String>,
+}
+
+pub async fn thread(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<RunThread>, sqlx::Error> {
+    sqlx::query_as("SELECT channel_id, thread_ts FROM coffee_runs WHERE run_id = $1")
+        .bind(run_id)
+        .fetch_optional(conn)
+        .await
 }

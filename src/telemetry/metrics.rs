@@ -12,14 +12,11 @@ use opentelemetry::{
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
-use crate::{domain::DrinkType, jobs::JOB_TYPES, storage::WarmConnections};
+use crate::domain::DrinkType;
 
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
-/// `state` values of the `jobs` gauge: apalis' task statuses.
-const JOB_STATES: [&str; 6] = ["Pending", "Queued", "Running", "Done", "Failed", "Killed"];
 /// Error types pre-registered at zero so dashboards see the series before the first error.
 const KNOWN_ERROR_TYPES: [&str; 10] = [
     "invalid_signature",
@@ -56,10 +53,13 @@ struct Inner {
 }
 
 impl Metrics {
-    /// Builds the instruments; `pool` feeds the `db_connections_*` gauges.
-    /// `warm`'s idle connections count as idle: they are checked out of the pool but wait
-    /// for the next caller all the same.
-    pub fn new(pool: &PgPool, warm: &WarmConnections) -> Self {
+    /// Builds the instruments; `pool` feeds the `db_connections_*` gauges, and so does
+    /// `also_idle`: connections checked out of the pool that wait for the next caller all
+    /// the same (the warm set's).
+    pub fn new(
+        pool: &PgPool,
+        also_idle: impl Fn() -> usize + Clone + Send + Sync + 'static,
+    ) -> Self {
         let registry = Registry::new();
         // Without these the exporter renames `orders_total` to `orders_total_total`, adds unit
         // suffixes and extra labels; CONTRACT fixes the names exactly.
@@ -73,7 +73,7 @@ impl Metrics {
             .expect("a fresh registry accepts the exporter");
         let provider = SdkMeterProvider::builder().with_reader(exporter).build();
         let meter = provider.meter("coffeebuddy");
-        observe_pool(&meter, pool, warm);
+        observe_pool(&meter, pool, also_idle);
 
         let inner = Inner {
             command_latency: meter
@@ -167,8 +167,24 @@ impl Metrics {
         self.inner.requests_shed.add(1, &[]);
     }
 
-    pub fn circuit_state(&self, state: crate::resilience::BreakerState) {
-        self.inner.circuit_breaker_state.record(state.gauge(), &[]);
+    /// `circuit_breaker_state`: 0 closed, 1 open, 2 half-open.
+    pub fn circuit_state(&self, gauge: i64) {
+        self.inner.circuit_breaker_state.record(gauge, &[]);
+    }
+
+    pub fn active_runs(&self, count: i64) {
+        self.inner.active_runs.record(count, &[]);
+    }
+
+    /// Jobs of `job_type` in `state`, as the job queue stores them.
+    pub fn jobs(&self, job_type: &str, state: &str, count: i64) {
+        self.inner.jobs.record(
+            count,
+            &[
+                KeyValue::new("job_type", job_type.to_owned()),
+                KeyValue::new("state", state.to_owned()),
+            ],
+        );
     }
 
     /// Prometheus text exposition of every metric.
@@ -206,19 +222,7 @@ impl Inner {
             counter.add(0, &[]);
         }
         self.active_runs.record(0, &[]);
-        for job_type in JOB_TYPES {
-            for state in JOB_STATES {
-                self.jobs.record(0, &job_labels(job_type, state));
-            }
-        }
     }
-}
-
-fn job_labels(job_type: &'static str, state: &'static str) -> [KeyValue; 2] {
-    [
-        KeyValue::new("job_type", job_type),
-        KeyValue::new("state", state),
-    ]
 }
 
 fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Counter<u64> {
@@ -228,10 +232,14 @@ fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Coun
         .build()
 }
 
-fn observe_pool(meter: &Meter, pool: &PgPool, warm: &WarmConnections) {
+fn observe_pool(
+    meter: &Meter,
+    pool: &PgPool,
+    also_idle: impl Fn() -> usize + Clone + Send + Sync + 'static,
+) {
     let idle = {
-        let (pool, warm) = (pool.clone(), warm.clone());
-        move || (pool.num_idle() + warm.idle()) as i64
+        let pool = pool.clone();
+        move || (pool.num_idle() + also_idle()) as i64
     };
     let (active, idle_now) = (pool.clone(), idle.clone());
     meter
@@ -247,54 +255,4 @@ fn observe_pool(meter: &Meter, pool: &PgPool, warm: &WarmConnections) {
         .with_description("Pool connections open and idle")
         .with_callback(move |gauge| gauge.observe(idle(), &[]))
         .build();
-}
-
-/// Keeps the gauges that count rows (`active_runs`, `jobs`) current. They are read from
-/// the database rather than tracked in memory so every replica reports the same truth.
-pub struct MetricsRefresher {
-    pub metrics: Metrics,
-    pub pool: PgPool,
-    pub every: Duration,
-}
-
-impl MetricsRefresher {
-    pub async fn run(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.every);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            if let Err(err) = self.refresh().await {
-                tracing::warn!(error = %err, "could not refresh row-count metrics");
-            }
-        }
-    }
-
-    async fn refresh(&self) -> Result<(), sqlx::Error> {
-        let active: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM coffee_runs WHERE status = 'active'")
-                .fetch_one(&self.pool)
-                .await?;
-        self.metrics.inner.active_runs.record(active, &[]);
-
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY job_type, status",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for job_type in JOB_TYPES {
-            for state in JOB_STATES {
-                let count = rows
-                    .iter()
-                    .find(|(t, s, _)| t == job_type && s == state)
-                    .map_or(0, |(_, _, n)| *n);
-                self.metrics
-                    .inner
-                    .jobs
-                    .record(count, &job_labels(job_type, state));
-            }
-        }
-        Ok(())
-    }
 }

@@ -4,13 +4,23 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{RunRules, refresh_root_message, scope, summary_lines};
-use crate::config::FairnessPolicy;
+use super::{
+    RunRules,
+    jobs::{SendReminder, SlackMessage},
+    refresh_root_message, scope, summary_lines,
+};
 use crate::{
-    domain::{DomainEvent, EventKind, fairness},
-    jobs::{self, Announcer, SendReminder, SlackMessage},
+    domain::{
+        DomainEvent, EventKind,
+        fairness::{self, FairnessPolicy},
+    },
     slack::views,
-    storage::{events, fairness::candidates, runs},
+    storage::{
+        events,
+        fairness::candidates,
+        job_queue::{Announcer, Batch, UnitOfWork},
+        runs,
+    },
 };
 
 /// What started the assignment.
@@ -54,11 +64,11 @@ pub async fn assign_runner(
     trigger: Trigger<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Assignment, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+    let mut work = UnitOfWork::begin(pool, announcer).await?;
+    let Some(run) = runs::lock(work.conn(), run_id).await? else {
         return Ok(Assignment::NotActive);
     };
-    if run.status != "active" {
+    if !run.status.is_active() {
         return Ok(Assignment::NotActive);
     }
     if let Some(runner) = run.runner_user_id.clone() {
@@ -68,11 +78,11 @@ pub async fn assign_runner(
 
     let (runner, volunteered) = match trigger {
         Trigger::Volunteer(user) => {
-            if !runs::is_participant(&mut tx, run_id, user).await? {
+            if !runs::is_participant(work.conn(), run_id, user).await? {
                 return Ok(Assignment::NotParticipant);
             }
             let audit = DomainEvent::run_control(EventKind::Volunteered, &scope, user);
-            events::record(&mut tx, &audit).await?;
+            events::record(work.conn(), &audit).await?;
             (user.to_owned(), true)
         }
         trigger => {
@@ -81,10 +91,10 @@ pub async fn assign_runner(
                     return Ok(Assignment::NotInitiator);
                 }
                 let audit = DomainEvent::run_control(EventKind::OrdersClosed, &scope, user);
-                events::record(&mut tx, &audit).await?;
+                events::record(work.conn(), &audit).await?;
             }
             let candidates = candidates(
-                &mut tx,
+                work.conn(),
                 run_id,
                 &run.workspace_id,
                 rules.fairness_window_days,
@@ -100,16 +110,16 @@ pub async fn assign_runner(
         }
     };
 
-    if !runs::set_runner(&mut tx, run_id, &runner, volunteered).await? {
+    if !runs::set_runner(work.conn(), run_id, &runner, volunteered).await? {
         return Ok(Assignment::NotActive);
     }
     events::record(
-        &mut tx,
+        work.conn(),
         &DomainEvent::runner_assigned(&scope, &runner, volunteered),
     )
     .await?;
 
-    let lines = summary_lines(&mut tx, run_id).await?;
+    let lines = summary_lines(work.conn(), run_id).await?;
     let (text, blocks) = views::assignment_reply(&runner, volunteered, &lines);
     let reply = SlackMessage::RunThreadReply {
         run_id,
@@ -123,13 +133,13 @@ pub async fn assign_runner(
         blocks: Some(blocks),
         thread_ts: None,
     };
-    let mut batch = jobs::Batch::default();
+    let mut batch = Batch::default();
     batch.push(&reply, None)?;
     batch.push(&dm, None)?;
     batch.push(&SendReminder { run_id }, Some(rules.reminder_delay))?;
-    let queued = batch.enqueue(&mut tx).await?;
-    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
-    announcer.commit(tx, queued).await?;
+    work.enqueue_all(batch).await?;
+    refresh_root_message(&mut work, run_id).await?;
+    work.commit().await?;
     Ok(Assignment::Assigned {
         runner,
         volunteered,

@@ -3,6 +3,7 @@
 //! jobs in one transaction.
 
 pub mod assign_runner;
+pub mod jobs;
 pub mod order_form;
 pub mod place_order;
 pub mod reminder;
@@ -11,37 +12,24 @@ pub mod run_controls;
 
 pub use rules::RunRules;
 
-use sqlx::{PgConnection, types::Json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
+use self::jobs::SlackMessage;
 use crate::{
     domain::RunScope,
-    jobs::{self, Job, Queued, SlackMessage},
     slack::views::SummaryLine,
-    storage::{orders, runs::Run},
+    storage::{
+        job_queue::UnitOfWork,
+        orders,
+        runs::{self, Run},
+    },
 };
 
 /// Has the run's root message redrawn, unless a refresh is queued already (it will read
 /// this transaction's change: it takes the run's row lock before it reads).
-async fn refresh_root_message(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-) -> Result<Queued, sqlx::Error> {
-    let job = SlackMessage::RunSummary { run_id };
-    // One round trip: the job row is written only when this call set the mark.
-    let queued =
-        sqlx::query("SELECT enqueue_job($1, $2, '{}', NOW()) WHERE mark_summary_stale($3)")
-            .bind(Json(jobs::row(&job)))
-            .bind(jobs::new_id())
-            .bind(run_id)
-            .execute(conn)
-            .await?
-            .rows_affected();
-    Ok(if queued == 0 {
-        Queued::nothing()
-    } else {
-        Queued::on(SlackMessage::QUEUE)
-    })
+async fn refresh_root_message(work: &mut UnitOfWork<'_>, run_id: Uuid) -> Result<(), sqlx::Error> {
+    runs::queue_summary_refresh(work, &SlackMessage::RunSummary { run_id }, run_id).await
 }
 
 /// The run's orders as its messages list them.

@@ -1,14 +1,27 @@
 //! Order submission (REQ-006, REQ-013, CONTRACT "Order submission").
+//!
+//! The order's rules are the `place_order` SQL function's (`storage/sql/place_order.sql`),
+//! one statement and one commit: which run it joins, when it is refused, what it does to
+//! the user's usuals, and which jobs it queues. This module builds the events and jobs it
+//! writes and says which run, if any, the order may go to.
 
-use sqlx::{FromRow, PgConnection, types::Json};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::RunRules;
+use super::{
+    RunRules,
+    jobs::{AssignRunner, SlackMessage},
+};
 use crate::{
     domain::{DomainEvent, OrderInput, RunScope},
-    jobs::{self, Announcer, AssignRunner, Job, Queued, SlackMessage},
-    storage::{WarmConnections, events},
+    storage::{
+        WarmConnections,
+        job_queue::{Announcer, UnitOfWork},
+        orders::{self, NewOrder},
+    },
 };
+
+pub use crate::storage::orders::{PlaceOrderError, Placed as PlacedOrder};
 
 #[derive(Debug, Clone)]
 pub struct OrderRequest {
@@ -21,33 +34,7 @@ pub struct OrderRequest {
     pub run_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlacedOrder {
-    pub run_id: Uuid,
-    pub order_id: Uuid,
-    /// The user already had an order in this run and it was replaced.
-    pub replaced: bool,
-    /// This order started the run.
-    pub run_created: bool,
-    pub orders_in_run: i64,
-    /// The jobs it queued due now, to announce once the order commits.
-    pub queued: Queued,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PlaceOrderError {
-    #[error("a runner has already been picked for this run")]
-    RunnerAssigned,
-    #[error("the channel's run kept changing under us; try again")]
-    Contended,
-    #[error("that run is no longer taking orders")]
-    RunNotActive,
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
-/// [`place_order`] on a connection of the warm set, handed on unless the database failed;
-/// the order commits with its statement, and its jobs are announced.
+/// [`place_order`] on a connection of the warm set, handed on unless the database failed.
 pub async fn place_order_warm(
     warm: &WarmConnections,
     announcer: &Announcer,
@@ -55,26 +42,62 @@ pub async fn place_order_warm(
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
     let mut conn = warm.acquire().await?;
-    let placed = place_order(&mut conn, rules, request).await;
+    let placed = place_order(&mut conn, announcer, rules, request).await;
     if !matches!(placed, Err(PlaceOrderError::Database(_))) {
         conn.done();
-    }
-    if let Ok(placed) = &placed {
-        announcer.announce(placed.queued.clone());
     }
     placed
 }
 
 /// Places (or replaces) the user's order in the channel's active run, starting the run if
-/// there is none: user, run, order, preference, audit, outbox, and the jobs that post or
-/// refresh the root message and assign the runner, in one statement and one commit (the
-/// `place_order` SQL function, migration `20261125000003`; issue 7 measured the dozen
-/// round trips it replaces as most of an order's cost).
-///
-/// The events and jobs are built here, as if this order started run `new_run_id` as order
-/// `new_order_id`; the function fills in the ids the database decides.
+/// there is none. `conn` must not be in a transaction: the order commits with its one
+/// statement, and the jobs it made due are announced then.
 pub async fn place_order(
     conn: &mut PgConnection,
+    announcer: &Announcer,
+    rules: &RunRules,
+    request: &OrderRequest,
+) -> Result<PlacedOrder, PlaceOrderError> {
+    let mut work = UnitOfWork::single_statement(conn, announcer);
+    let placed = place(&mut work, rules, request).await?;
+    work.commit().await?;
+    Ok(placed)
+}
+
+/// What [`start_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartedRun {
+    Started(PlacedOrder),
+    /// The channel has an active run already; nothing changed.
+    AlreadyActive {
+        run_id: Uuid,
+    },
+}
+
+/// Starts the channel's run with the caller's order, unless the channel has one: decided
+/// in one transaction, so a run another request starts meanwhile is not joined.
+pub async fn start_run(
+    pool: &PgPool,
+    announcer: &Announcer,
+    rules: &RunRules,
+    request: &OrderRequest,
+) -> Result<StartedRun, PlaceOrderError> {
+    let mut work = UnitOfWork::begin(pool, announcer).await?;
+    let placed = place(&mut work, rules, request).await?;
+    if !placed.run_created {
+        // Dropped uncommitted: the order is rolled back.
+        return Ok(StartedRun::AlreadyActive {
+            run_id: placed.run_id,
+        });
+    }
+    work.commit().await?;
+    Ok(StartedRun::Started(placed))
+}
+
+/// The order's rows, as if it started run `new_run_id` as order `new_order_id`; the SQL
+/// function fills in the ids the database decides.
+async fn place(
+    work: &mut UnitOfWork<'_>,
     rules: &RunRules,
     request: &OrderRequest,
 ) -> Result<PlacedOrder, PlaceOrderError> {
@@ -85,76 +108,28 @@ pub async fn place_order(
         channel_id: request.channel_id.clone(),
     };
     let user = request.user_id.as_str();
-    let run_created = DomainEvent::run_created(&scope, user);
-    let order_placed = DomainEvent::order_placed(&scope, user, new_order_id, &request.order);
-    let summary_job = SlackMessage::RunSummary { run_id: new_run_id };
-    let assign_job = AssignRunner { run_id: new_run_id };
     let order = &request.order;
-
-    let placed: PlacedRow = sqlx::query_as(
-        "SELECT o_run_id, o_order_id, o_replaced, o_run_created, o_orders_in_run
-         FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                          make_interval(secs => $15), make_interval(secs => $16), $17, $18)",
+    orders::place(
+        work,
+        &NewOrder {
+            workspace_id: &request.workspace_id,
+            channel_id: &request.channel_id,
+            user_id: user,
+            display_name: request.display_name.as_deref(),
+            drink_type: order.drink_type.as_str(),
+            size: order.size.as_str(),
+            customizations: order.customizations.as_ref().map(|c| c.as_str()),
+            only_run_id: request.run_id,
+            new_run_id,
+            new_order_id,
+            run_created: &DomainEvent::run_created(&scope, user),
+            order_placed: &DomainEvent::order_placed(&scope, user, new_order_id, order),
+            summary_job: &SlackMessage::RunSummary { run_id: new_run_id },
+            assign_job: &AssignRunner { run_id: new_run_id },
+            summary_delay: rules.summary_refresh_delay,
+            assign_window: rules.assign_window,
+            max_orders: rules.assign_max_orders,
+        },
     )
-    .bind(&request.workspace_id)
-    .bind(&request.channel_id)
-    .bind(user)
-    .bind(request.display_name.as_deref())
-    .bind(order.drink_type.as_str())
-    .bind(order.size.as_str())
-    .bind(order.customizations.as_ref().map(|c| c.as_str()))
-    .bind(request.run_id)
-    .bind(new_run_id)
-    .bind(new_order_id)
-    .bind(Json(events::row(&run_created)))
-    .bind(Json(events::row(&order_placed)))
-    .bind(Json(jobs::row(&summary_job)))
-    .bind(Json(jobs::row(&assign_job)))
-    .bind(rules.summary_refresh_delay.as_secs_f64())
-    .bind(rules.assign_window.as_secs_f64())
-    .bind(i32::try_from(rules.assign_max_orders).unwrap_or(i32::MAX))
-    .bind([jobs::new_id(), jobs::new_id(), jobs::new_id()])
-    .fetch_one(conn)
     .await
-    .map_err(refusal)?;
-
-    // What the function queues due now: a new run's first post, and the assignment when
-    // this order fills the run (its `IF created` and `IF NOT o_replaced AND ... =
-    // max_orders`). Its later refreshes and the window's assignment wait; polls find them.
-    let mut queued = Queued::nothing();
-    if placed.o_run_created {
-        queued.add(SlackMessage::QUEUE);
-    }
-    let fills_run = i64::from(rules.assign_max_orders) == placed.o_orders_in_run;
-    if !placed.o_replaced && fills_run {
-        queued.add(AssignRunner::QUEUE);
-    }
-    Ok(PlacedOrder {
-        run_id: placed.o_run_id,
-        order_id: placed.o_order_id,
-        replaced: placed.o_replaced,
-        run_created: placed.o_run_created,
-        orders_in_run: placed.o_orders_in_run,
-        queued,
-    })
-}
-
-#[derive(FromRow)]
-struct PlacedRow {
-    o_run_id: Uuid,
-    o_order_id: Uuid,
-    o_replaced: bool,
-    o_run_created: bool,
-    o_orders_in_run: i64,
-}
-
-/// The refusals `place_order` raises, by the SQLSTATE it gives each.
-fn refusal(error: sqlx::Error) -> PlaceOrderError {
-    let code = error.as_database_error().and_then(|e| e.code());
-    match code.as_deref() {
-        Some("CB001") => PlaceOrderError::RunnerAssigned,
-        Some("CB002") => PlaceOrderError::RunNotActive,
-        Some("CB003") => PlaceOrderError::Contended,
-        _ => PlaceOrderError::Database(error),
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{FairnessPolicy, Settings};
+use crate::{config::Settings, domain::fairness::FairnessPolicy};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunRules {

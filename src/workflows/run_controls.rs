@@ -4,12 +4,15 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Actor, refresh_root_message, scope};
+use super::{Actor, jobs::SlackMessage, refresh_root_message, scope};
 use crate::{
-    domain::{DomainEvent, EventKind},
-    jobs::{self, Announcer, SlackMessage},
+    domain::{DomainEvent, EventKind, RunStatus},
     slack::views,
-    storage::{events, runs, users},
+    storage::{
+        events,
+        job_queue::{Announcer, UnitOfWork},
+        runs, users,
+    },
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +26,7 @@ pub enum Completion {
     NoRunner,
     /// Already completed or cancelled: nothing changes.
     AlreadyOver {
-        status: String,
+        status: RunStatus,
     },
     NotFound,
 }
@@ -35,35 +38,35 @@ pub async fn complete_run(
     run_id: Uuid,
     actor: Actor<'_>,
 ) -> Result<Completion, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+    let mut work = UnitOfWork::begin(pool, announcer).await?;
+    let Some(run) = runs::lock(work.conn(), run_id).await? else {
         return Ok(Completion::NotFound);
     };
     // Who may comes first: anyone else learns nothing of the run's state.
     if run.runner_user_id.as_deref() != Some(actor.user_id) && !actor.admin {
         return Ok(Completion::NotRunner);
     }
-    if run.status != "active" {
+    if !run.status.is_active() {
         return Ok(Completion::AlreadyOver { status: run.status });
     }
     let Some(runner) = run.runner_user_id.clone() else {
         return Ok(Completion::NoRunner);
     };
     // An admin acting through the REST API may never have ordered: audit rows need them.
-    users::upsert(&mut tx, actor.user_id, None).await?;
-    if !runs::finish(&mut tx, run_id, true).await? {
+    users::upsert(work.conn(), actor.user_id, None).await?;
+    if !runs::finish(work.conn(), run_id, true).await? {
         return Ok(Completion::AlreadyOver { status: run.status });
     }
     let completed = DomainEvent::run_completed(&scope(&run), &runner, actor.user_id);
-    events::record(&mut tx, &completed).await?;
+    events::record(work.conn(), &completed).await?;
     let reply = SlackMessage::RunThreadReply {
         run_id,
         text: views::completion_reply(&runner),
         blocks: None,
     };
-    let queued = jobs::enqueue(&mut tx, &reply, None).await?;
-    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
-    announcer.commit(tx, queued).await?;
+    work.enqueue(&reply, None).await?;
+    refresh_root_message(&mut work, run_id).await?;
+    work.commit().await?;
     Ok(Completion::Completed { runner })
 }
 
@@ -75,7 +78,7 @@ pub enum Cancellation {
         initiator: String,
     },
     AlreadyOver {
-        status: String,
+        status: RunStatus,
     },
     NotFound,
 }
@@ -88,8 +91,8 @@ pub async fn cancel_run(
     run_id: Uuid,
     actor: Actor<'_>,
 ) -> Result<Cancellation, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(run) = runs::lock(&mut tx, run_id).await? else {
+    let mut work = UnitOfWork::begin(pool, announcer).await?;
+    let Some(run) = runs::lock(work.conn(), run_id).await? else {
         return Ok(Cancellation::NotFound);
     };
     // Who may comes first: anyone else learns nothing of the run's state.
@@ -101,15 +104,15 @@ pub async fn cancel_run(
             initiator: run.initiator_user_id,
         });
     }
-    if run.status != "active" {
+    if !run.status.is_active() {
         return Ok(Cancellation::AlreadyOver { status: run.status });
     }
-    users::upsert(&mut tx, actor.user_id, None).await?;
-    if !runs::finish(&mut tx, run_id, false).await? {
+    users::upsert(work.conn(), actor.user_id, None).await?;
+    if !runs::finish(work.conn(), run_id, false).await? {
         return Ok(Cancellation::AlreadyOver { status: run.status });
     }
     events::record(
-        &mut tx,
+        work.conn(),
         &DomainEvent::run_cancelled(&scope(&run), actor.user_id),
     )
     .await?;
@@ -118,9 +121,9 @@ pub async fn cancel_run(
         text: views::cancellation_reply(actor.user_id),
         blocks: None,
     };
-    let queued = jobs::enqueue(&mut tx, &reply, None).await?;
-    let queued = queued.and(refresh_root_message(&mut tx, run_id).await?);
-    announcer.commit(tx, queued).await?;
+    work.enqueue(&reply, None).await?;
+    refresh_root_message(&mut work, run_id).await?;
+    work.commit().await?;
     Ok(Cancellation::Cancelled)
 }
 
@@ -141,7 +144,7 @@ pub async fn opt_out(pool: &PgPool, run_id: Uuid, user_id: &str) -> Result<OptOu
     let Some(run) = runs::lock(&mut tx, run_id).await? else {
         return Ok(OptOut::RunOver);
     };
-    if run.status != "active" {
+    if !run.status.is_active() {
         return Ok(OptOut::RunOver);
     }
     if run.runner_user_id.is_some() {

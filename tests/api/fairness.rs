@@ -1,12 +1,12 @@
-//! The fairness simulation (issue 3): the real assignment code over a simulated month.
+//! The fairness simulation: the real assignment code over a simulated month.
 
 use chrono::Utc;
 use coffeebuddy::{
-    config::FairnessPolicy,
+    dev::simulation::{SimulationConfig, simulate},
     domain::OrderInput,
-    jobs::Announcer,
-    simulation::{SimulationConfig, simulate},
+    domain::fairness::FairnessPolicy,
     storage::fairness::candidates,
+    storage::job_queue::Announcer,
     workflows::{
         Actor, RunRules,
         assign_runner::{Assignment, Trigger, assign_runner},
@@ -181,7 +181,7 @@ async fn run_of(pool: &PgPool, rules: RunRules, channel: &str, users: &[&str]) -
         };
         let mut conn = pool.acquire().await.unwrap();
         run_id = Some(
-            place_order(&mut conn, &rules, &request)
+            place_order(&mut conn, &Announcer::new(), &rules, &request)
                 .await
                 .unwrap()
                 .run_id,

@@ -5,11 +5,11 @@ use std::{future::Future, sync::Arc, time::Duration};
 use chrono::Utc;
 use clap::Parser;
 use coffeebuddy::{
-    cli::Role,
     config::Settings,
-    jobs::{Announcer, WorkerSettings},
+    jobs::WorkerSettings,
     slack::signature,
-    startup::{Application, Options},
+    startup::{Application, Options, Role},
+    storage::job_queue::{Announcer, Job, UnitOfWork},
 };
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -61,6 +61,23 @@ impl TestDatabase {
         Self {
             name: format!("cb_test_{}", Uuid::new_v4().simple()),
         }
+    }
+
+    /// Creates it, empty, and connects to it (dropped with `self`).
+    pub async fn create(&self) -> PgPool {
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect("the test server answers");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {}",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("a fresh database");
+        PgPool::connect(&format!("{}/{}", server_url(), self.name))
+            .await
+            .expect("the fresh database answers")
     }
 
     /// Its URL with `password` in it (the local server trusts and ignores it).
@@ -340,6 +357,14 @@ impl TestApp {
                 (is_root && body["channel"] == channel).then_some(body)
             })
             .collect()
+    }
+
+    /// Queues `job` as the service would, in a statement of its own, and announces it.
+    pub async fn enqueue<J: Job>(&self, job: &J, delay: Option<Duration>) {
+        let mut conn = self.pool.acquire().await.unwrap();
+        let mut work = UnitOfWork::single_statement(&mut conn, &self.announcer);
+        work.enqueue(job, delay).await.unwrap();
+        work.commit().await.unwrap();
     }
 
     /// Jobs of `job_type` per status.

@@ -272,7 +272,7 @@ async fn a_worker_serves_probes_and_metrics_only() {
     );
     let worker = coffeebuddy::startup::Application::build(
         settings,
-        coffeebuddy::cli::Role::Worker,
+        coffeebuddy::startup::Role::Worker,
         coffeebuddy::startup::Options::default(),
     )
     .await

@@ -11,7 +11,6 @@ use std::{
 
 use coffeebuddy::{
     events::{Relay, RelaySettings},
-    storage::WarmConnections,
     telemetry::Metrics,
 };
 use futures::StreamExt;
@@ -377,14 +376,13 @@ async fn assert_each_published_once(app: &TestApp, brokers: &str, channel: &str,
 /// A relay of the test's own, quick to give up (the service's waits 10 s per send and
 /// retries 3 times 1 s apart).
 fn impatient_relay(app: &TestApp, brokers: &str) -> Relay {
-    let warm = WarmConnections::new(app.pool.clone(), 2);
     let settings = RelaySettings {
         retries: 1,
         retry_delay: Duration::from_millis(100),
         message_timeout: Duration::from_secs(2),
         ..RelaySettings::new(brokers.to_owned(), true)
     };
-    Relay::new(app.pool.clone(), Metrics::new(&app.pool, &warm), settings).unwrap()
+    Relay::new(app.pool.clone(), Metrics::new(&app.pool, || 0), settings).unwrap()
 }
 
 #[tokio::test]

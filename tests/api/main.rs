@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test against its own PostgreSQL database, a fake
 //! Slack Web API and the real service. `TEST_LOG=1` shows the service's logs.
 
+mod architecture;
 mod circuit_breaker;
 mod coffee_command;
 mod coffee_run;
@@ -10,6 +11,7 @@ mod fairness;
 mod helpers;
 mod http_surface;
 mod job_panics;
+mod job_queue_schema;
 mod kafka;
 mod load_shedding;
 mod maintenance;
@@ -18,6 +20,7 @@ mod order_submission;
 mod proxy;
 mod rest_api;
 mod root_message;
+mod schema;
 mod secrets_in_logs;
 mod shutdown;
 mod slack_delivery;

@@ -2,7 +2,7 @@
 
 use apalis::prelude::Data;
 use apalis_cron::Tick;
-use coffeebuddy::jobs::prune_audit;
+use coffeebuddy::{jobs::prune_audit, storage::retention};
 
 use crate::helpers::{TestApp, spawn_app_with};
 
@@ -23,7 +23,7 @@ async fn prune_deletes_audit_rows_past_retention_only() {
     for days in [0, 10, 89, 91, 200, 365] {
         audit_row(&app, days).await;
     }
-    let pruned = prune_audit::prune(&app.pool, 90).await.unwrap();
+    let pruned = retention::prune(&app.pool, 90).await.unwrap();
     assert_eq!(pruned.audit_rows, 3);
     let left: Vec<i32> = sqlx::query_scalar(
         "SELECT EXTRACT(DAY FROM NOW() - timestamp)::int FROM audit_logs ORDER BY timestamp DESC",
@@ -37,7 +37,7 @@ async fn prune_deletes_audit_rows_past_retention_only() {
 #[tokio::test]
 async fn prune_works_through_more_rows_than_one_batch() {
     let app = spawn_app_with(&[]).await;
-    let rows = prune_audit::BATCH * 2 + 345;
+    let rows = retention::BATCH * 2 + 345;
     sqlx::query(
         "INSERT INTO audit_logs (event_type, payload, timestamp)
          SELECT 'order_placed', '{}', NOW() - INTERVAL '100 days' FROM generate_series(1, $1)",
@@ -47,7 +47,7 @@ async fn prune_works_through_more_rows_than_one_batch() {
     .await
     .unwrap();
     assert_eq!(
-        prune_audit::prune(&app.pool, 90).await.unwrap().audit_rows,
+        retention::prune(&app.pool, 90).await.unwrap().audit_rows,
         rows as u64
     );
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use coffeebuddy::{
     auth::{AuthError, OidcVerifier},
-    jobs::{self, SlackMessage},
+    jobs::SlackMessage,
+    storage::job_queue::{Announcer, UnitOfWork},
 };
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
@@ -796,7 +797,9 @@ async fn an_operators_retry_is_announced_to_the_workers() {
         blocks: None,
         thread_ts: None,
     };
-    let _unannounced = jobs::enqueue(&mut conn, &message, None).await.unwrap();
+    let mut work = UnitOfWork::single_statement(&mut conn, &Announcer::new());
+    work.enqueue(&message, None).await.unwrap();
+    work.commit().await.unwrap();
     let job_id: String = sqlx::query_scalar(
         "UPDATE apalis.jobs SET status = 'Killed', attempts = 1, done_at = NOW()
          RETURNING id",

@@ -224,7 +224,7 @@ async fn a_turn_claims_the_refresh_reads_the_orders_and_takes_a_slot_in_one_go()
     assert_eq!(users, ["U1", "U2"], "both orders, oldest first");
     assert_eq!(claimed.lines[0].drink_type, "Latte");
     assert!(
-        matches!(claimed.slot, coffeebuddy::slack::Slot::Reserved(wait) if wait <= MAX_WAIT),
+        matches!(claimed.slot, coffeebuddy::storage::slack_pacer::Slot::Reserved(wait) if wait <= MAX_WAIT),
         "{:?}",
         claimed.slot
     );
@@ -266,7 +266,7 @@ async fn a_turn_whose_slot_is_too_far_away_says_how_long_to_wait() {
 
     let turn = take(&app.pool, run_id).await.unwrap();
     match turn.claimed.as_ref().map(|c| c.slot) {
-        Some(coffeebuddy::slack::Slot::Busy(retry)) => {
+        Some(coffeebuddy::storage::slack_pacer::Slot::Busy(retry)) => {
             assert!(retry > Duration::from_secs(20) && retry <= Duration::from_secs(25))
         }
         other => panic!("expected a busy slot, got {other:?}"),

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use coffeebuddy::jobs::{self, SlackMessage};
+use coffeebuddy::jobs::SlackMessage;
 use wiremock::ResponseTemplate;
 
 use crate::helpers::{TestApp, database_url_of, eventually, slack_call, spawn_app};
@@ -23,16 +23,13 @@ async fn slack_answers_after(app: &TestApp, slack_method: &str, delay: Duration)
 
 /// Queues a DM and waits until its job is calling Slack.
 async fn dm_in_flight(app: &TestApp, text: &str) {
-    let mut conn = app.pool.acquire().await.unwrap();
     let dm = SlackMessage::Post {
         channel: "U1".into(),
         text: text.into(),
         blocks: None,
         thread_ts: None,
     };
-    let queued = jobs::enqueue(&mut conn, &dm, None).await.unwrap();
-    drop(conn);
-    app.announcer.announce(queued);
+    app.enqueue(&dm, None).await;
     eventually("the job to call Slack", || async {
         !app.slack_calls("chat.postMessage").await.is_empty()
     })

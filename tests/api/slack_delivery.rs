@@ -5,8 +5,12 @@
 use std::time::Duration;
 
 use coffeebuddy::{
-    jobs::{self, SlackMessage},
-    slack::{SlackPacer, pacer::Slot},
+    jobs::SlackMessage,
+    storage::{
+        SlackPacer,
+        job_queue::{self, Announcer, UnitOfWork},
+        slack_pacer::Slot,
+    },
 };
 use uuid::Uuid;
 use wiremock::{
@@ -20,9 +24,7 @@ use crate::helpers::{
 };
 
 async fn enqueue_post(app: &TestApp, text: &str) {
-    let mut conn = app.pool.acquire().await.unwrap();
-    let queued = jobs::enqueue(
-        &mut conn,
+    app.enqueue(
         &SlackMessage::Post {
             channel: "U1".into(),
             text: text.into(),
@@ -31,9 +33,7 @@ async fn enqueue_post(app: &TestApp, text: &str) {
         },
         None,
     )
-    .await
-    .unwrap();
-    app.announcer.announce(queued);
+    .await;
 }
 
 /// Slack answers the next `posts` messages with a 503.
@@ -73,24 +73,25 @@ async fn a_queued_job_is_announced_after_its_commit_not_by_it() {
         .unwrap();
     listener.listen("apalis::job::insert").await.unwrap();
 
-    let mut tx = app.pool.begin().await.unwrap();
-    let queued = jobs::enqueue(
-        &mut tx,
-        &SlackMessage::Post {
-            channel: "U1".into(),
-            text: "hello".into(),
-            blocks: None,
-            thread_ts: None,
-        },
-        None,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let hello = SlackMessage::Post {
+        channel: "U1".into(),
+        text: "hello".into(),
+        blocks: None,
+        thread_ts: None,
+    };
+    // Committed through an announcer that sends nothing: whatever arrives came from the
+    // queuing transaction itself.
+    let silent = Announcer::new();
+    let mut work = UnitOfWork::begin(&app.pool, &silent).await.unwrap();
+    work.enqueue(&hello, None).await.unwrap();
+    work.commit().await.unwrap();
     let from_the_insert = tokio::time::timeout(Duration::from_millis(300), listener.recv()).await;
     assert!(from_the_insert.is_err(), "{from_the_insert:?}");
 
-    app.announcer.announce(queued);
+    // The service's own announcer sends the announcement once the unit of work commits.
+    let mut work = UnitOfWork::begin(&app.pool, &app.announcer).await.unwrap();
+    work.enqueue(&hello, None).await.unwrap();
+    work.commit().await.unwrap();
     let announced = tokio::time::timeout(Duration::from_secs(5), listener.recv())
         .await
         .expect("an announcement")
@@ -347,14 +348,12 @@ async fn run_in(app: &TestApp, channel: &str) -> Uuid {
 }
 
 async fn enqueue_thread_reply(app: &TestApp, run_id: Uuid, text: &str, delay: Option<Duration>) {
-    let mut conn = app.pool.acquire().await.unwrap();
     let reply = SlackMessage::RunThreadReply {
         run_id,
         text: text.into(),
         blocks: None,
     };
-    let queued = jobs::enqueue(&mut conn, &reply, delay).await.unwrap();
-    app.announcer.announce(queued);
+    app.enqueue(&reply, delay).await;
 }
 
 fn thread_replies(calls: &[serde_json::Value]) -> usize {
@@ -366,13 +365,10 @@ fn thread_replies(calls: &[serde_json::Value]) -> usize {
 
 /// `POST /jobs/{id}/retry`'s work, then every due job run.
 async fn retry_as_an_operator(app: &TestApp, job_id: &str) {
-    let retried = coffeebuddy::storage::jobs::retry(&app.pool, job_id)
+    let retried = job_queue::retry(&app.pool, &app.announcer, job_id)
         .await
         .unwrap();
-    assert!(matches!(
-        retried,
-        coffeebuddy::storage::jobs::Retry::Requeued(_)
-    ));
+    assert!(matches!(retried, job_queue::Retry::Requeued(_)));
     app.wait_for_jobs().await;
 }
 

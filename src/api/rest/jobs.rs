@@ -10,9 +10,8 @@ use poem_openapi::{
 use super::{BearerToken, RestError, RestTags, authenticate, models, require_admin};
 use crate::{
     api::state::AppState,
-    jobs::Queued,
     storage::{
-        jobs::{self, JobState},
+        job_queue::{self, JobState},
         runs,
     },
 };
@@ -34,7 +33,7 @@ impl OpsApi {
         require_admin(&caller)?;
         let wanted = JobState::parse(&job_state.0)
             .ok_or_else(|| RestError::invalid("state must be failed, pending or done"))?;
-        let found = jobs::list(&state.pool, wanted, 200)
+        let found = job_queue::list(&state.pool, wanted, 200)
             .await
             .map_err(|e| RestError::database("list jobs", &e))?;
         Ok(Json(found.into_iter().map(Into::into).collect()))
@@ -51,17 +50,18 @@ impl OpsApi {
     ) -> Result<Json<models::Job>, RestError> {
         let caller = authenticate(&state, &auth).await?;
         require_admin(&caller)?;
-        match jobs::retry(&state.pool, &job_id.0)
+        match job_queue::retry(&state.pool, &state.announcer, &job_id.0)
             .await
             .map_err(|e| RestError::database("retry job", &e))?
         {
-            jobs::Retry::Requeued(job) => {
+            job_queue::Retry::Requeued(job) => {
                 tracing::info!(job_id = %job_id.0, by = %caller.user_id, "failed job requeued");
-                state.announcer.announce(Queued::of_type(&job.job_type));
                 Ok(Json(job.into()))
             }
-            jobs::Retry::NotFailed => Err(RestError::conflict("only failed jobs can be retried")),
-            jobs::Retry::NotFound => Err(RestError::not_found("no such job")),
+            job_queue::Retry::NotFailed => {
+                Err(RestError::conflict("only failed jobs can be retried"))
+            }
+            job_queue::Retry::NotFound => Err(RestError::not_found("no such job")),
         }
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use uuid::Uuid;
 
-use crate::storage::{jobs::JobRecord, orders::OrderRecord, runs::RunRecord};
+use crate::storage::{job_queue::JobRecord, orders::OrderRecord, runs::RunRecord};
 
 /// What to order.
 #[derive(Debug, Object)]
@@ -78,7 +78,7 @@ impl Run {
             channel_id: run.channel_id,
             initiator_user_id: run.initiator_user_id,
             runner_user_id: run.runner_user_id,
-            status: run.status,
+            status: run.status.to_string(),
             volunteered: run.volunteered,
             created_at: run.created_at,
             assigned_at: run.assigned_at,

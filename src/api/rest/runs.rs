@@ -12,7 +12,7 @@ use crate::{
     storage::{orders, runs},
     workflows::{
         Actor,
-        place_order::{OrderRequest, PlaceOrderError, place_order, place_order_warm},
+        place_order::{self, OrderRequest, PlaceOrderError, StartedRun, place_order_warm},
         run_controls::{Cancellation, Completion, cancel_run, complete_run},
     },
 };
@@ -190,24 +190,18 @@ async fn order_into(state: &AppState, request: OrderRequest) -> Result<Uuid, Res
 /// one. Decided in one transaction: a run another request starts in the meantime is not
 /// joined, the order is rolled back.
 async fn start_run(state: &AppState, request: OrderRequest) -> Result<Uuid, RestError> {
-    let database = |e: sqlx::Error| RestError::database("start a run", &e);
-    let mut tx = state.pool.begin().await.map_err(database)?;
-    let placed = place_order(&mut tx, &state.rules, &request)
+    let started = place_order::start_run(&state.pool, &state.announcer, &state.rules, &request)
         .await
         .map_err(refused)?;
-    if !placed.run_created {
-        return Err(RestError::conflict(&format!(
-            "the channel already has an active run ({}); order into it",
-            placed.run_id
-        )));
+    match started {
+        StartedRun::Started(placed) => {
+            state.metrics.order_placed(request.order.drink_type);
+            Ok(placed.run_id)
+        }
+        StartedRun::AlreadyActive { run_id } => Err(RestError::conflict(&format!(
+            "the channel already has an active run ({run_id}); order into it"
+        ))),
     }
-    state
-        .announcer
-        .commit(tx, placed.queued)
-        .await
-        .map_err(database)?;
-    state.metrics.order_placed(request.order.drink_type);
-    Ok(placed.run_id)
 }
 
 fn refused(error: PlaceOrderError) -> RestError {

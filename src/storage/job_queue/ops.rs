@@ -1,8 +1,10 @@
-//! Operators' view of the job queue (apalis' `apalis.jobs`). apalis-postgres 1.0 has no
-//! "retry a failed job" call, so it is SQL here.
+//! Operators' view of the job queue: given-up jobs listed and retried. apalis-postgres 1.0
+//! has no "retry a failed job" call, so it is SQL here.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
+
+use super::{AWAITS_KEY, Announcer, FAILURES_KEY, announce::Queued};
 
 /// The job states operators ask about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +71,14 @@ pub enum Retry {
 }
 
 /// Puts a failed job back in its queue as if new: pending now, attempts and counted
-/// failures (`jobs::retry::FAILURES_KEY`) reset. The jobs given up because this one was
-/// (a thread reply whose root message never got posted: `jobs::retry::AWAITS_KEY`) come
-/// back with it.
-pub async fn retry(pool: &PgPool, job_id: &str) -> Result<Retry, sqlx::Error> {
+/// failures ([`FAILURES_KEY`]) reset, and announced. The jobs given up because this one
+/// was (a thread reply whose root message never got posted: [`AWAITS_KEY`]) come back
+/// with it.
+pub async fn retry(
+    pool: &PgPool,
+    announcer: &Announcer,
+    job_id: &str,
+) -> Result<Retry, sqlx::Error> {
     let requeued: Option<JobRecord> = sqlx::query_as(
         "WITH retried AS (
              UPDATE apalis.jobs
@@ -92,11 +98,14 @@ pub async fn retry(pool: &PgPool, job_id: &str) -> Result<Retry, sqlx::Error> {
          SELECT * FROM retried",
     )
     .bind(job_id)
-    .bind(crate::jobs::retry::FAILURES_KEY)
-    .bind(crate::jobs::retry::AWAITS_KEY)
+    .bind(FAILURES_KEY)
+    .bind(AWAITS_KEY)
     .fetch_optional(pool)
     .await?;
     if let Some(job) = requeued {
+        let mut due_now = Queued::default();
+        due_now.add(job.job_type.clone());
+        announcer.announce(due_now);
         return Ok(Retry::Requeued(job));
     }
     let exists: bool =

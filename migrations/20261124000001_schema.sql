@@ -1,5 +1,7 @@
--- CoffeeBuddy's data model (REQ-001, CONTRACT "Data").
--- Timestamps are TIMESTAMPTZ defaulting to NOW(); ids come from gen_random_uuid() (built in since PG 13).
+-- CoffeeBuddy's tables (REQ-001, CONTRACT "Data"). Schema only: the SQL functions and
+-- triggers live one per file under src/storage/sql/ and src/storage/job_queue/sql/ and are
+-- applied after these migrations on every `migrate` (storage::schema).
+-- Timestamps are TIMESTAMPTZ defaulting to NOW(); ids come from gen_random_uuid().
 
 CREATE TYPE run_status AS ENUM ('active', 'completed', 'cancelled');
 
@@ -25,9 +27,10 @@ CREATE TABLE coffee_runs (
     reminder_sent_at  TIMESTAMPTZ,
     -- `ts` of the run's root message in the channel; replies thread under it.
     thread_ts         VARCHAR(32),
-    -- Bumped by every order. A root-message refresh job carries the version it was
-    -- queued for and skips itself when a newer one is queued behind it.
-    summary_version   INTEGER      NOT NULL DEFAULT 0
+    -- `I'll go`: the runner took the run themselves (carried by coffee.runner.assigned).
+    volunteered       BOOLEAN      NOT NULL DEFAULT FALSE,
+    -- Set while a redraw of the root message is queued (mark_summary_stale.sql).
+    summary_refresh_queued_at TIMESTAMPTZ
 );
 
 -- At most one active run per channel: concurrent first orders race on this index
@@ -36,11 +39,15 @@ CREATE UNIQUE INDEX coffee_runs_one_active_per_channel
     ON coffee_runs (workspace_id, channel_id) WHERE status = 'active';
 CREATE INDEX coffee_runs_workspace_id_idx ON coffee_runs (workspace_id);
 CREATE INDEX coffee_runs_status_idx ON coffee_runs (status);
+-- /coffee-history finds a user's runs as initiator, as runner, and as participant
+-- (orders by user).
 CREATE INDEX coffee_runs_initiator_user_id_idx ON coffee_runs (initiator_user_id, created_at DESC);
--- The fairness query counts runs per runner in one workspace over a time window.
+CREATE INDEX coffee_runs_runner_user_id_idx ON coffee_runs (runner_user_id, created_at DESC);
+-- Runs made per runner in a workspace's fairness window: cancelled runs stay out and the
+-- run id rides along, so counting a participant's runs is an index-only scan.
 CREATE INDEX coffee_runs_fairness_idx
-    ON coffee_runs (workspace_id, runner_user_id, created_at)
-    WHERE runner_user_id IS NOT NULL;
+    ON coffee_runs (workspace_id, runner_user_id, created_at) INCLUDE (run_id)
+    WHERE runner_user_id IS NOT NULL AND status <> 'cancelled';
 
 CREATE TABLE orders (
     order_id       UUID          PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -56,6 +63,29 @@ CREATE TABLE orders (
 );
 -- "Active in the last N days" and history look orders up by user and time.
 CREATE INDEX orders_user_id_created_at_idx ON orders (user_id, created_at DESC);
+
+-- `Can't run today`: participants left out of this run's runner candidates.
+CREATE TABLE run_opt_outs (
+    run_id     UUID         NOT NULL REFERENCES coffee_runs (run_id) ON DELETE CASCADE,
+    user_id    VARCHAR(64)  NOT NULL REFERENCES users (user_id),
+    created_at TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (run_id, user_id)
+);
+CREATE INDEX run_opt_outs_user_id_idx ON run_opt_outs (user_id);
+
+-- The carpool policy's fair shares, kept by the trigger of run_shares_follow_run.sql: one
+-- row per participant of every run that got a runner and was not cancelled, with the
+-- run's number of participants. A participant's shares over the fairness window are one
+-- range of the primary key (docs/decisions/0010-run-shares-ledger.md).
+CREATE TABLE run_shares (
+    workspace_id    VARCHAR(64)  NOT NULL,
+    user_id         VARCHAR(64)  NOT NULL,
+    run_created_at  TIMESTAMPTZ  NOT NULL,
+    run_id          UUID         NOT NULL REFERENCES coffee_runs (run_id) ON DELETE CASCADE,
+    participants    INTEGER      NOT NULL CHECK (participants > 0),
+    PRIMARY KEY (workspace_id, user_id, run_created_at, run_id) INCLUDE (participants)
+);
+CREATE INDEX run_shares_run_id_idx ON run_shares (run_id);
 
 CREATE TABLE user_preferences (
     preference_id   UUID          PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -96,8 +126,15 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
 
--- Shared pacing of outbound Slack calls across every replica (GCRA): `tat` is the
--- theoretical arrival time of the next call allowed by SLACK_RATE_LIMIT_PER_MIN.
+-- Events API deliveries already handled: Slack retries an event it thinks we missed.
+CREATE TABLE slack_events (
+    event_id    VARCHAR(64)  PRIMARY KEY,
+    received_at TIMESTAMPTZ  NOT NULL DEFAULT NOW()
+);
+CREATE INDEX slack_events_received_at_idx ON slack_events (received_at);
+
+-- Shared pacing of outbound Slack calls across every replica (GCRA, reserve_slack_slot.sql):
+-- `tat` is the theoretical arrival time of the next call SLACK_RATE_LIMIT_PER_MIN allows.
 CREATE TABLE slack_rate_limit (
     id  SMALLINT     PRIMARY KEY CHECK (id = 1),
     tat TIMESTAMPTZ  NOT NULL DEFAULT NOW()

@@ -1,71 +1,16 @@
--- An order in one round trip, and at most one queued refresh of a run's root message
--- (issue 7: the database is the limit, so an order costs one statement and one commit).
+-- CONTRACT "Order submission" in one statement (storage::orders::place;
+-- docs/decisions/0001-one-statement-order.md): the user, the channel's run (started if it
+-- has none), the order (one per user per run, replaced on resubmit), the usual, the audit
+-- rows and outbox events, and the jobs that redraw the run's root message and assign its
+-- runner. The caller passes the rows it would write if this order started run
+-- `new_run_id` as order `new_order_id`; ids the database decides otherwise are filled in.
 --
--- The order's rules stay in Rust (workflows::place_order builds the events and jobs and
--- reads the outcome); the function only runs the statements in order, where a Rust
--- transaction paid a network round trip for each of them.
-
--- At most one refresh of a run's root message waits at a time. Whoever changes what the
--- message shows calls mark_summary_stale() and queues the refresh job only if it returns
--- true; the job clears the mark before it reads what to render. Both take the run's row
--- lock, so a change committed after the job's read finds the mark clear and queues another
--- job: a burst of orders costs one chat.update, and none goes unshown. A mark older than a
--- minute counts as clear, so a refresh job that died (an operator deleted it, its retries
--- ran out while the database was down) cannot freeze the message for good. This replaces
--- the per-order version each refresh job used to carry.
-ALTER TABLE coffee_runs ADD COLUMN summary_refresh_queued_at TIMESTAMPTZ;
-ALTER TABLE coffee_runs DROP COLUMN summary_version;
-
-CREATE FUNCTION mark_summary_stale(run UUID) RETURNS BOOLEAN
-LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE coffee_runs SET summary_refresh_queued_at = NOW()
-    WHERE run_id = run
-      AND (summary_refresh_queued_at IS NULL
-           OR summary_refresh_queued_at < NOW() - INTERVAL '1 minute');
-    RETURN FOUND;
-END
-$$;
-
--- The audit row and, for published event types, the outbox row of a domain event.
--- `event` is storage::events::row(): {event_id, audit_type, event_type, topic, user_id,
--- timestamp, payload}. `fill` overwrites payload keys only the database knows (the run
--- and order ids of an order that joined an existing run or replaced an order).
-CREATE FUNCTION record_event(event JSONB, fill JSONB DEFAULT '{}') RETURNS VOID
-LANGUAGE sql AS $$
-    WITH audit AS (
-        INSERT INTO audit_logs (event_type, user_id, run_id, payload, timestamp)
-        VALUES (event->>'audit_type', event->>'user_id',
-                ((event->'payload' || fill)->>'run_id')::uuid,
-                event->'payload' || fill, (event->>'timestamp')::timestamptz)
-    )
-    INSERT INTO outbox (event_id, event_type, topic, message_key, payload, created_at)
-    SELECT (event->>'event_id')::uuid, event->>'event_type', event->>'topic',
-           (event->'payload' || fill)->>'run_id', event->'payload' || fill,
-           (event->>'timestamp')::timestamptz
-    WHERE event->>'topic' IS NOT NULL
-$$;
-
--- A durable job row for apalis, due at `due`. `job` is jobs::row(): {queue,
--- max_attempts, payload}; `id` a fresh ULID (apalis parses it as one); `fill` as for
--- record_event. PL/pgSQL because its body names apalis.jobs, which apalis' own
--- migrations create after ours.
-CREATE FUNCTION enqueue_job(job JSONB, id TEXT, fill JSONB, due TIMESTAMPTZ) RETURNS VOID
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority)
-    VALUES (enqueue_job.id, job->>'queue',
-            convert_to((job->'payload' || fill)::text, 'UTF8'),
-            'Pending', 0, (job->>'max_attempts')::integer, due, 0);
-END
-$$;
-
--- CONTRACT "Order submission" in one statement. The caller passes the rows it would
--- write if this order started run `new_run_id` as order `new_order_id`; ids the database
--- decides otherwise are filled in. A refusal raises, so it changes nothing:
---   CB001 a runner has been picked, CB002 `only_run_id` is not the channel's active run,
---   CB003 the channel's run kept changing under us.
-CREATE FUNCTION place_order(
+-- Refusals raise, so they change nothing. Each has its own SQLSTATE, read back as
+-- storage::orders::PlaceOrderError:
+--   CB001  a runner has been picked for the channel's run: orders are closed
+--   CB002  `only_run_id` is not the channel's active run
+--   CB003  the channel's run ended and began again under the order, three times
+CREATE OR REPLACE FUNCTION place_order(
     workspace      TEXT,
     channel        TEXT,
     orderer        TEXT,
@@ -88,12 +33,15 @@ CREATE FUNCTION place_order(
     OUT o_order_id      UUID,
     OUT o_replaced      BOOLEAN,
     OUT o_run_created   BOOLEAN,
-    OUT o_orders_in_run BIGINT
+    OUT o_orders_in_run BIGINT,
+    OUT o_due_now       TEXT[]  -- the queues of the jobs it queued due now, to announce
 ) LANGUAGE plpgsql AS $$
 DECLARE
-    run     coffee_runs%ROWTYPE;
-    created BOOLEAN := FALSE;
-    ids     JSONB;
+    run         coffee_runs%ROWTYPE;
+    created     BOOLEAN := FALSE;
+    ids         JSONB;
+    previous    orders%ROWTYPE;
+    moved_usual BOOLEAN := FALSE;
 BEGIN
     INSERT INTO users (user_id, display_name) VALUES (orderer, orderer_name)
     ON CONFLICT (user_id) DO UPDATE
@@ -128,6 +76,10 @@ BEGIN
         RAISE EXCEPTION 'run % has a runner', run.run_id USING ERRCODE = 'CB001';
     END IF;
 
+    -- The order this one replaces, if any (the run's lock keeps it as read).
+    SELECT * INTO previous FROM orders
+    WHERE orders.run_id = run.run_id AND orders.user_id = orderer;
+
     -- `xmax = 0` only for a freshly inserted row: it tells insert from update.
     INSERT INTO orders (order_id, run_id, user_id, drink_type, size, customizations)
     VALUES (new_order_id, run.run_id, orderer, drink, drink_size, extras)
@@ -138,11 +90,23 @@ BEGIN
         updated_at = NOW()
     RETURNING orders.order_id, (xmax <> 0) INTO o_order_id, o_replaced;
 
-    -- A changed order is still one coffee: only a new order counts towards the usuals.
+    -- One coffee counts once towards the usuals: a new order adds one to its drink and
+    -- size; a changed drink or size takes its one from the order it replaces (the last
+    -- one of a drink and size leaves the usuals); a change of extras alone counts nothing.
+    IF o_replaced AND (previous.drink_type, previous.size) IS DISTINCT FROM (drink, drink_size) THEN
+        DELETE FROM user_preferences p
+        WHERE p.user_id = orderer AND p.drink_type = previous.drink_type
+          AND p.size = previous.size AND p.order_count <= 1;
+        UPDATE user_preferences p SET order_count = p.order_count - 1
+        WHERE p.user_id = orderer AND p.drink_type = previous.drink_type
+          AND p.size = previous.size;
+        moved_usual := TRUE;
+    END IF;
     INSERT INTO user_preferences (user_id, drink_type, size, customizations)
     VALUES (orderer, drink, drink_size, extras)
     ON CONFLICT ON CONSTRAINT user_preferences_user_drink_size DO UPDATE
-    SET order_count = user_preferences.order_count + CASE WHEN o_replaced THEN 0 ELSE 1 END,
+    SET order_count = user_preferences.order_count
+                      + CASE WHEN o_replaced AND NOT moved_usual THEN 0 ELSE 1 END,
         customizations = EXCLUDED.customizations,
         last_ordered_at = NOW();
 
@@ -156,9 +120,13 @@ BEGIN
 
     -- The first post goes out at once; later refreshes wait `summary_delay` so a burst
     -- of orders becomes one update.
+    o_due_now := '{}';
     IF mark_summary_stale(run.run_id) THEN
         PERFORM enqueue_job(summary_job, job_ids[1], ids - 'order_id',
                             CASE WHEN created THEN NOW() ELSE NOW() + summary_delay END);
+        IF created THEN
+            o_due_now := o_due_now || (summary_job->>'queue');
+        END IF;
     END IF;
     -- The first order schedules the assignment for the end of the window; the order that
     -- fills the run asks for it now. Either job finding a runner already does nothing.
@@ -168,6 +136,7 @@ BEGIN
     END IF;
     IF NOT o_replaced AND o_orders_in_run = max_orders THEN
         PERFORM enqueue_job(assign_job, job_ids[3], ids - 'order_id', NOW());
+        o_due_now := o_due_now || (assign_job->>'queue');
     END IF;
 
     o_run_id := run.run_id;

@@ -1,35 +1,12 @@
--- A root-message refresh starts and ends in one round trip each (issue 7: at order
--- saturation a refresh's own statements were as many as the orders').
---
--- It used to take its turn and claim the refresh, read the run's orders, reserve a Slack
--- slot, call Slack, store a first post's ts and give the turn up: five statements around
--- one Slack call. begin_summary_refresh does the first three, end_summary_refresh the last
--- two.
+-- A redraw of a run's root message starts and ends in one round trip each
+-- (storage::runs::SummaryTurn; docs/decisions/0011-root-message-refresh-turn.md): between
+-- them, only the Slack call.
 
--- The turn's advisory lock key, as every release has spelled it (replicas of an older
--- release take turns with this one).
-CREATE FUNCTION summary_turn_key(run UUID) RETURNS BIGINT
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN hashtextextended('run-summary:' || run::text, 0);
-
--- The Slack pacer (src/slack/pacer.rs): GCRA in one row. Reserves the next slot,
--- `interval_secs` after the previous one, if it starts within `max_wait_secs`; `wait_secs`
--- is how far away that slot is, reserved or not.
-CREATE FUNCTION reserve_slack_slot(interval_secs FLOAT8, max_wait_secs FLOAT8,
-                                   OUT wait_secs FLOAT8, OUT reserved BOOLEAN)
-LANGUAGE plpgsql AS $$
-DECLARE
-    start TIMESTAMPTZ;
-BEGIN
-    SELECT GREATEST(tat, clock_timestamp()) INTO STRICT start
-    FROM slack_rate_limit WHERE id = 1 FOR UPDATE;
-    reserved := start <= clock_timestamp() + make_interval(secs => max_wait_secs);
-    IF reserved THEN
-        UPDATE slack_rate_limit SET tat = start + make_interval(secs => interval_secs)
-        WHERE id = 1;
-    END IF;
-    wait_secs := GREATEST(EXTRACT(EPOCH FROM start - clock_timestamp()), 0);
-END
+-- The advisory lock key of a run's turn to redraw its root message. Replicas of every
+-- release take turns by this key: do not change its spelling.
+CREATE OR REPLACE FUNCTION summary_turn_key(run UUID) RETURNS BIGINT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashtextextended('run-summary:' || run::text, 0)
 $$;
 
 -- Takes the run's turn (a session advisory lock that outlives this statement), claims the
@@ -48,7 +25,7 @@ $$;
 -- asynchronous: nothing here needs to wait for the WAL flush. The claim and the slot only
 -- ever matter together with the job's acknowledgement, a later synchronous commit, which
 -- flushes them too; after a crash that lost them the job is simply run again.
-CREATE FUNCTION begin_summary_refresh(run UUID, slot_secs FLOAT8, max_wait_secs FLOAT8)
+CREATE OR REPLACE FUNCTION begin_summary_refresh(run UUID, slot_secs FLOAT8, max_wait_secs FLOAT8)
 RETURNS TABLE (taken BOOLEAN, slot_wait_secs FLOAT8, slot_reserved BOOLEAN, lines JSONB,
                run_id UUID, workspace_id TEXT, channel_id TEXT, initiator_user_id TEXT,
                runner_user_id TEXT, status TEXT, created_at TIMESTAMPTZ, thread_ts TEXT)
@@ -88,7 +65,7 @@ $$;
 -- The unlock takes effect at once, before this commits: a refresh that takes the turn
 -- meanwhile claims the run with an UPDATE, which waits for this transaction's row lock and
 -- then returns the row as committed, ts included, so it never posts a second root message.
-CREATE FUNCTION end_summary_refresh(run UUID, posted_ts TEXT DEFAULT NULL)
+CREATE OR REPLACE FUNCTION end_summary_refresh(run UUID, posted_ts TEXT DEFAULT NULL)
 RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 DECLARE

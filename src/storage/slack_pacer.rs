@@ -1,7 +1,7 @@
 //! Paces outbound Slack calls for the whole app, across replicas, with GCRA kept in one
 //! PostgreSQL row: each call reserves the next slot `60 / SLACK_RATE_LIMIT_PER_MIN` seconds
 //! after the previous one, so no minute ever holds more than the limit. The reservation is
-//! the SQL function `reserve_slack_slot` (migration `20261128000007`), which a root-message
+//! the SQL function `reserve_slack_slot` (`storage/sql/reserve_slack_slot.sql`), which a root-message
 //! refresh also calls from the statement that begins it.
 
 use std::time::Duration;

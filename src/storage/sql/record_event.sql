@@ -1,11 +1,11 @@
--- record_event in PL/pgSQL, same signature and effect (issue 7: PostgreSQL's CPU is the
--- limit under load).
+-- The audit row and, for published event types, the outbox row of a domain event.
+-- `event` is storage::events::row(): {event_id, audit_type, event_type, topic, user_id,
+-- timestamp, payload}. `fill` overwrites payload keys only the database knows (the run
+-- and order ids of an order that joined an existing run or replaced an order).
 --
--- A LANGUAGE sql function that is not inlined (one with a data-modifying CTE never is)
--- parses, analyses and plans its body on every call: a profile of the load benchmark at
--- saturation showed a quarter of PostgreSQL's CPU under record_event, half of that
--- parse, analysis and planning. PL/pgSQL prepares each statement once per connection and
--- keeps its plan.
+-- PL/pgSQL rather than LANGUAGE sql: a non-inlined SQL function is parsed, analysed and
+-- planned on every call; PL/pgSQL keeps its statements' plans for the connection's life
+-- (docs/decisions/0001-one-statement-order.md).
 CREATE OR REPLACE FUNCTION record_event(event JSONB, fill JSONB DEFAULT '{}') RETURNS VOID
 LANGUAGE plpgsql AS $$
 DECLARE

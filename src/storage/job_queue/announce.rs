@@ -1,73 +1,50 @@
 //! Tells the workers of every process that jobs are due, once the transaction that queued
 //! them has committed.
 //!
-//! apalis' insert trigger sent a NOTIFY from inside the queuing transaction. PostgreSQL
-//! serializes the commits of every transaction that has sent one: it takes one lock on the
+//! apalis installs an insert trigger that sends a NOTIFY from inside the queuing
+//! transaction. PostgreSQL serializes the commits of every transaction that has sent one:
+//! it takes one lock on the
 //! notification queue before the commit and holds it through the commit's WAL flush
 //! (`PreCommit_Notify`). In the load benchmark, when runs filled together, each filling
 //! order (queuing the assignment) and each assignment (queuing its reply and DM) committed
 //! one at a time behind that lock, and every order meanwhile waited on `Lock:object`: order
 //! p99 at 1,000/s 22–63 ms, against 10 ms with no announcements at all.
 //!
-//! Here the queuing transaction sends nothing (migration `20261203000011` drops the
-//! trigger). The caller hands [`Queued`] to [`Announcer::announce`] after its commit, and a
-//! background task sends the announcements in a statement of their own. A transaction that
+//! Here the queuing transaction sends nothing (`sql/announce_after_commit.sql` drops the
+//! trigger). A unit of work ([`super::UnitOfWork`]) announces what it queued once it has
+//! committed, and a background task sends the announcements in a statement of their own.
+//! A transaction that
 //! only notifies writes no WAL, so its commit does not wait for the disk (measured here: 3
 //! WAL syncs for 500 such statements, against 500 for 500 one-row inserts), and the lock is
 //! held for microseconds. Announcements made while one is on its way go out together, one
 //! per queue. An announcement is only a hint: one lost (the process stops
 //! first, the database refuses) costs a worker's poll (`WorkerSettings::poll_interval`).
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{borrow::Cow, collections::BTreeSet, sync::Arc};
 
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The channel workers listen on (`wakeups`), apalis' own.
-pub(crate) const CHANNEL: &str = "apalis::job::insert";
+pub const CHANNEL: &str = "apalis::job::insert";
+
+/// A queue's name: ours are `&'static str`; a retried row names its own.
+pub(super) type QueueName = Cow<'static, str>;
 
 /// Queues that got a job due now in a transaction not yet announced.
-#[must_use = "hand it to `Announcer::announce` once the transaction has committed, or the \
-              job waits for a worker's poll"]
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Queued {
-    queues: BTreeSet<&'static str>,
+pub(super) struct Queued {
+    queues: BTreeSet<QueueName>,
 }
 
 impl Queued {
-    /// Nothing to announce.
-    pub fn nothing() -> Self {
-        Self::default()
-    }
-
-    /// A job due now on `queue`.
-    pub fn on(queue: &'static str) -> Self {
-        Self {
-            queues: BTreeSet::from([queue]),
-        }
-    }
-
-    /// A job due now on the queue named `job_type`, if it is one of ours.
-    pub fn of_type(job_type: &str) -> Self {
-        super::JOB_TYPES
-            .iter()
-            .find(|queue| **queue == job_type)
-            .map_or_else(Self::nothing, |queue| Self::on(queue))
-    }
-
-    /// This and `other`.
-    pub fn and(mut self, other: Queued) -> Self {
-        self.queues.extend(other.queues);
-        self
-    }
-
     /// Adds a job due now on `queue`.
-    pub(crate) fn add(&mut self, queue: &'static str) {
-        self.queues.insert(queue);
+    pub(super) fn add(&mut self, queue: impl Into<QueueName>) {
+        self.queues.insert(queue.into());
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.queues.is_empty()
     }
 }
@@ -82,7 +59,7 @@ pub struct Announcer {
 
 #[derive(Default)]
 struct Inner {
-    pending: std::sync::Mutex<BTreeSet<&'static str>>,
+    pending: std::sync::Mutex<BTreeSet<QueueName>>,
     wake: Notify,
 }
 
@@ -93,7 +70,7 @@ impl Announcer {
 
     /// Announces `queued`: call it once the transaction that queued the jobs has
     /// committed (an announcement before the commit would find nothing to fetch).
-    pub fn announce(&self, queued: Queued) {
+    pub(super) fn announce(&self, queued: Queued) {
         if queued.is_empty() {
             return;
         }
@@ -103,17 +80,6 @@ impl Announcer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(queued.queues);
         self.inner.wake.notify_one();
-    }
-
-    /// Commits `tx`, then announces `queued`.
-    pub async fn commit(
-        &self,
-        tx: sqlx::Transaction<'_, sqlx::Postgres>,
-        queued: Queued,
-    ) -> Result<(), sqlx::Error> {
-        tx.commit().await?;
-        self.announce(queued);
-        Ok(())
     }
 
     /// Sends announcements until `shutdown`.
@@ -138,7 +104,7 @@ impl Announcer {
         }
     }
 
-    fn take(&self) -> Vec<&'static str> {
+    fn take(&self) -> Vec<QueueName> {
         let mut pending = self
             .inner
             .pending
@@ -150,13 +116,18 @@ impl Announcer {
 
 /// One statement, its own transaction: it writes nothing, so the notification queue's
 /// lock is held only across a commit that flushes no WAL.
-async fn send(conn: &mut PgConnection, queues: &[&'static str]) -> Result<(), sqlx::Error> {
+async fn send(conn: &mut PgConnection, queues: &[QueueName]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT pg_notify($1, json_build_object('job_type', queue)::text)
          FROM unnest($2::text[]) AS queue",
     )
     .bind(CHANNEL)
-    .bind(queues)
+    .bind(
+        queues
+            .iter()
+            .map(|queue| queue.as_ref())
+            .collect::<Vec<_>>(),
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -166,30 +137,30 @@ async fn send(conn: &mut PgConnection, queues: &[&'static str]) -> Result<(), sq
 mod tests {
     use super::*;
 
+    fn queued(queues: &[&'static str]) -> Queued {
+        let mut queued = Queued::default();
+        for queue in queues {
+            queued.add(*queue);
+        }
+        queued
+    }
+
     #[test]
     fn queued_keeps_each_queue_once() {
-        let queued = Queued::on("send-slack-message")
-            .and(Queued::on("assign-runner"))
-            .and(Queued::on("send-slack-message"))
-            .and(Queued::nothing());
+        let queued = queued(&["send-slack-message", "assign-runner", "send-slack-message"]);
         assert_eq!(
             queued.queues,
-            BTreeSet::from(["assign-runner", "send-slack-message"])
+            BTreeSet::from(["assign-runner".into(), "send-slack-message".into()])
         );
-        assert!(Queued::nothing().is_empty());
-        assert_eq!(
-            Queued::of_type("assign-runner"),
-            Queued::on("assign-runner")
-        );
-        assert!(Queued::of_type("someone-elses").is_empty());
+        assert!(Queued::default().is_empty());
     }
 
     #[test]
     fn announcements_wait_together_until_sent_one_per_queue() {
         let announcer = Announcer::new();
-        announcer.announce(Queued::on("send-slack-message"));
-        announcer.announce(Queued::on("assign-runner").and(Queued::on("send-slack-message")));
-        announcer.announce(Queued::nothing());
+        announcer.announce(queued(&["send-slack-message"]));
+        announcer.announce(queued(&["assign-runner", "send-slack-message"]));
+        announcer.announce(Queued::default());
         assert_eq!(announcer.take(), ["assign-runner", "send-slack-message"]);
         assert!(announcer.take().is_empty(), "taken once");
     }

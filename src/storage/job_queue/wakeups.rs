@@ -1,13 +1,11 @@
-//! Wakes the worker of a job's queue when the job is announced (`announce`, after the
-//! commit that queued it): one LISTEN connection for the whole process.
+//! Wakes the worker of a job's queue when the job is announced (after the commit that
+//! queued it, [`super::Announcer`]): one LISTEN connection for the whole process.
 //!
 //! apalis' own `with_pubsub` gives every worker a LISTEN connection of its own, held out of
-//! the pool for good, on the one channel every job is announced on. Each announcement woke
-//! every worker, and a woken apalis worker fetches (BEGIN, `get_jobs`, COMMIT and the pool's
-//! release ping) whether or not the job is of its queue: four fetches for one job, three of
-//! them for nothing. Here one listener reads the announced `job_type` and wakes that queue's
-//! worker alone. A worker's poll tick (`poll::Tick`) still finds what an announcement missed
-//! (a job queued while the listener reconnects, or one whose announcement was lost).
+//! the pool for good, and does not connect again once it fails. Here one listener reads
+//! the announced `job_type`, wakes that queue's worker alone, and reconnects with backoff.
+//! A worker's poll tick (`jobs/poll.rs`) still finds what an announcement missed (a job
+//! queued while the listener reconnects, or one whose announcement was lost).
 
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::Duration};
 
@@ -17,7 +15,7 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::announce::CHANNEL;
+use super::CHANNEL;
 
 /// The listener's first pause before it connects again; doubled per failure…
 const FIRST_RECONNECT_BACKOFF: Duration = Duration::from_millis(500);

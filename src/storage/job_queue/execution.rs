@@ -1,0 +1,151 @@
+//! What running jobs and their workers change in the queue besides what apalis does:
+//! stored waits and retries, the mark that links a job to the one it awaited, jobs
+//! returned by a stopped worker, and the reads a job makes of other jobs.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool, types::Json};
+
+use super::{AWAITS_KEY, FAILURES_KEY};
+
+/// Moves job `id` to run again after `delay` without spending an attempt: apalis counts
+/// the execution that reports the wait against the row's `max_attempts`, which bounds
+/// plain errors, and a wait is not one.
+pub async fn postpone(pool: &PgPool, id: &str, delay: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apalis.jobs
+         SET run_at = NOW() + make_interval(secs => $2), max_attempts = max_attempts + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(delay.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Moves job `id` to run again after `delay`, storing the `failures` it has had so far.
+pub async fn retry_later(
+    pool: &PgPool,
+    id: &str,
+    delay: Duration,
+    failures: usize,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apalis.jobs
+         SET run_at = NOW() + make_interval(secs => $2),
+             metadata = coalesce(metadata, ''::hstore) || hstore($3, $4)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(delay.as_secs_f64())
+    .bind(FAILURES_KEY)
+    .bind(failures.to_string())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks job `id` as given up because job `awaited` was: an operator's retry of `awaited`
+/// brings it back too ([`super::retry`]).
+pub async fn mark_awaiting(pool: &PgPool, id: &str, awaited: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apalis.jobs SET metadata = coalesce(metadata, ''::hstore) || hstore($2, $3)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(AWAITS_KEY)
+    .bind(awaited)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Puts the jobs worker `worker` had fetched and not finished back to `Pending`; how many.
+/// Only for a worker whose future has returned (apalis runs a worker's jobs inside it, so
+/// none of them is still running).
+pub async fn release_fetched(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
+    let released = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
+         WHERE lock_by = $1 AND status = 'Queued'",
+    )
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(released.rows_affected())
+}
+
+/// The jobs on `queue` whose payload contains `payload`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::FromRow)]
+pub struct Matching {
+    /// One of them is due, fetched or running, or failed with attempts left; `None` when
+    /// there is none at all.
+    pub live: Option<bool>,
+    /// The one that finished last.
+    pub last_id: Option<String>,
+}
+
+/// Reads the jobs on `queue` whose payload contains `payload` (a JSON object).
+pub async fn matching(
+    conn: &mut PgConnection,
+    queue: &str,
+    payload: &serde_json::Value,
+) -> Result<Matching, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT bool_or(status IN ('Pending', 'Queued', 'Running')
+                        OR (status = 'Failed' AND attempts < max_attempts)) AS live,
+                (array_agg(id ORDER BY done_at DESC NULLS LAST))[1] AS last_id
+         FROM apalis.jobs
+         WHERE job_type = $1 AND convert_from(job, 'UTF8')::jsonb @> $2",
+    )
+    .bind(queue)
+    .bind(Json(payload))
+    .fetch_one(conn)
+    .await
+}
+
+/// Queues `job` (its serialized payload) on `queue` unless a job with the same `key` was
+/// queued already, by this process or another: whether this call queued it.
+pub async fn push_once(
+    pool: &PgPool,
+    queue: &str,
+    job: Vec<u8>,
+    key: String,
+    max_attempts: usize,
+) -> Result<bool, apalis_postgres::Error> {
+    let task = apalis::prelude::TaskBuilder::new(job)
+        .max_attempts(max_attempts)
+        .idempotency_key(key)
+        .build();
+    let mut conn = pool.acquire().await?;
+    match apalis_postgres::queries::push_tasks(&mut *conn, queue, vec![task]).await {
+        Ok(()) => Ok(true),
+        Err(apalis_postgres::Error::Database(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some("23505") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Jobs by type and status, as stored.
+pub async fn counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY job_type, status")
+        .fetch_all(pool)
+        .await
+}
+
+/// Deletes up to `batch` jobs that finished (`Done`) more than `days` ago; how many.
+pub async fn delete_finished(pool: &PgPool, days: i32, batch: i64) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM apalis.jobs WHERE id IN (
+             SELECT id FROM apalis.jobs
+             WHERE status = 'Done' AND done_at < NOW() - make_interval(days => $1) LIMIT $2)",
+    )
+    .bind(days)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}

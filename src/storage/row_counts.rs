@@ -1,0 +1,59 @@
+//! Keeps the gauges that count rows (`active_runs`, `jobs`) current. They are read from
+//! the database rather than tracked in memory so every replica reports the same truth.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{job_queue, runs};
+use crate::telemetry::Metrics;
+
+pub struct RowGauges {
+    pub metrics: Metrics,
+    pub pool: PgPool,
+    pub every: Duration,
+    /// Every job type, reported at zero until it has rows.
+    pub job_types: &'static [&'static str],
+}
+
+impl RowGauges {
+    /// Reports every job type in every state at zero, so dashboards see the series before
+    /// the first refresh.
+    pub fn zero(metrics: &Metrics, job_types: &[&str]) {
+        for job_type in job_types {
+            for state in job_queue::STATUSES {
+                metrics.jobs(job_type, state, 0);
+            }
+        }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(err) = self.refresh().await {
+                tracing::warn!(error = %err, "could not refresh row-count metrics");
+            }
+        }
+    }
+
+    async fn refresh(&self) -> Result<(), sqlx::Error> {
+        self.metrics
+            .active_runs(runs::count_active(&self.pool).await?);
+        let rows = job_queue::counts(&self.pool).await?;
+        for job_type in self.job_types {
+            for state in job_queue::STATUSES {
+                let count = rows
+                    .iter()
+                    .find(|(t, s, _)| t == job_type && s == state)
+                    .map_or(0, |(_, _, n)| *n);
+                self.metrics.jobs(job_type, state, count);
+            }
+        }
+        Ok(())
+    }
+}
