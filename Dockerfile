@@ -17,6 +17,9 @@ ENV LIBZ_SYS_STATIC=1 \
 
 WORKDIR /build
 COPY Cargo.toml Cargo.lock build.rs ./
+# SQLX_OFFLINE=true: the query macros check against .sqlx/, so the build needs no database.
+COPY .cargo/ .cargo/
+COPY .sqlx/ .sqlx/
 COPY src/ src/
 # Compiled into the library through #[path] in src/lib.rs.
 COPY jobs/ jobs/

@@ -60,7 +60,7 @@ impl HealthApi {
         if !state.breaker.allow(&state.pool).await {
             return unavailable("the database circuit breaker is open");
         }
-        let probe = sqlx::query("SELECT 1").execute(&state.pool);
+        let probe = sqlx::query!("SELECT 1 AS one").fetch_one(&state.pool);
         let outcome = tokio::time::timeout(READY_TIMEOUT, probe)
             .await
             .unwrap_or(Err(sqlx::Error::PoolTimedOut));

@@ -142,26 +142,28 @@ async fn start_run(
     as_of: chrono::DateTime<Utc>,
 ) -> Result<uuid::Uuid, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO users (user_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
-        .bind(participants)
-        .execute(&mut *tx)
-        .await?;
-    let run_id: uuid::Uuid = sqlx::query_scalar(
+    sqlx::query!(
+        "INSERT INTO users (user_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        participants as &[&str],
+    )
+    .execute(&mut *tx)
+    .await?;
+    let run_id = sqlx::query_scalar!(
         "INSERT INTO coffee_runs (workspace_id, channel_id, initiator_user_id, created_at)
          VALUES ($1, 'C_SIM', $2, $3) RETURNING run_id",
+        workspace,
+        participants[0],
+        as_of,
     )
-    .bind(workspace)
-    .bind(participants[0])
-    .bind(as_of)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO orders (run_id, user_id, drink_type, size, created_at)
          SELECT $1, unnest($2::text[]), 'Latte', 'Medium', $3",
+        run_id,
+        participants as &[&str],
+        as_of,
     )
-    .bind(run_id)
-    .bind(participants)
-    .bind(as_of)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

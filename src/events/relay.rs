@@ -223,19 +223,21 @@ impl Relay {
     /// One pass: publishes up to a batch of rows in order.
     pub async fn publish_pass(&self) -> Result<Pass, RelayError> {
         let mut tx = self.pool.begin().await?;
-        let leader: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(LEADER_LOCK)
-                .fetch_one(&mut *tx)
-                .await?;
+        let leader = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS "leader!""#,
+            LEADER_LOCK,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if !leader {
             return Ok(Pass::default());
         }
-        let rows: Vec<OutboxRow> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            OutboxRow,
             "SELECT id, event_type, topic, message_key, payload FROM outbox
              WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self.settings.batch_size,
         )
-        .bind(self.settings.batch_size)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
@@ -272,10 +274,12 @@ impl Relay {
                 }
             }
         }
-        sqlx::query("UPDATE outbox SET published_at = NOW() WHERE id = ANY($1)")
-            .bind(&confirmed)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE outbox SET published_at = NOW() WHERE id = ANY($1)",
+            &confirmed,
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Pass {
             published: confirmed.len(),

@@ -97,7 +97,11 @@ impl CircuitBreaker {
     /// The half-open probe: one `SELECT 1`, which closes the breaker or opens it again.
     async fn probe(&self, pool: &PgPool) -> bool {
         let answered = matches!(
-            tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await,
+            tokio::time::timeout(
+                PROBE_TIMEOUT,
+                sqlx::query!("SELECT 1 AS one").fetch_one(pool)
+            )
+            .await,
             Ok(Ok(_))
         );
         let mut inner = self.lock();

@@ -10,8 +10,7 @@ use uuid::Uuid;
 use crate::domain::{DomainEvent, EventPayload};
 
 pub async fn record(conn: &mut PgConnection, event: &DomainEvent) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT record_event($1)")
-        .bind(Json(row(event)))
+    sqlx::query!("SELECT record_event($1)", Json(row(event)) as _)
         .execute(conn)
         .await?;
     Ok(())

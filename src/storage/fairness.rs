@@ -1,54 +1,16 @@
 //! The history the fairness rule weighs, for each participant of one run.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::fairness::Candidate;
 
-/// The candidates query: $1 run, $2 workspace, $3 as of, $4 fairness window days,
-/// $5 active window days, $6 compute carpool shares. Public for the scale check's EXPLAIN.
-pub const CANDIDATES_SQL: &str = "WITH participants AS (
-             SELECT user_id FROM orders WHERE run_id = $1
-         ), made AS (
-             SELECT r.runner_user_id AS user_id, count(*) AS runs, max(r.created_at) AS last_run_at
-             FROM coffee_runs r
-             WHERE r.workspace_id = $2
-               AND r.runner_user_id IN (SELECT user_id FROM participants)
-               AND r.created_at > $3 - make_interval(days => $4)
-               AND r.created_at <= $3
-               AND r.status <> 'cancelled'
-               AND r.run_id <> $1
-             GROUP BY r.runner_user_id
-         ), runs_by_size AS (
-             SELECT s.user_id, s.participants, count(*) AS runs
-             FROM run_shares s
-             WHERE $6
-               AND s.workspace_id = $2
-               AND s.user_id IN (SELECT user_id FROM participants)
-               AND s.run_created_at > $3 - make_interval(days => $4)
-               AND s.run_created_at <= $3
-               AND s.run_id <> $1
-             GROUP BY s.user_id, s.participants
-         ), shares AS (
-             SELECT user_id, sum(runs::numeric / participants)::float8 AS fair_share
-             FROM runs_by_size
-             GROUP BY user_id
-         )
-         SELECT p.user_id,
-                COALESCE(m.runs, 0) AS runs,
-                m.last_run_at,
-                COALESCE(s.fair_share, 0)::float8 AS fair_share,
-                EXISTS (SELECT 1 FROM orders o WHERE o.user_id = p.user_id
-                        AND o.created_at > $3 - make_interval(days => $5)
-                        AND o.created_at <= $3) AS active,
-                EXISTS (SELECT 1 FROM run_opt_outs x
-                        WHERE x.run_id = $1 AND x.user_id = p.user_id) AS opted_out
-         FROM participants p
-         LEFT JOIN made m ON m.user_id = p.user_id
-         LEFT JOIN shares s ON s.user_id = p.user_id";
+/// The candidates query (`queries/candidates.sql`): $1 run, $2 workspace, $3 as of, $4
+/// fairness window days, $5 active window days, $6 compute carpool shares. Public for the
+/// scale check's EXPLAIN.
+pub const CANDIDATES_SQL: &str = include_str!("queries/candidates.sql");
 
-#[derive(FromRow)]
 struct Row {
     user_id: String,
     runs: i64,
@@ -77,15 +39,18 @@ pub async fn candidates(
     // carpool shares (only computed under that policy) from the `run_shares` ledger,
     // counted per run size first so that only a handful of exact (numeric) divisions
     // remain.
-    let rows: Vec<Row> = sqlx::query_as(CANDIDATES_SQL)
-        .bind(run_id)
-        .bind(workspace_id)
-        .bind(as_of)
-        .bind(fairness_window_days as i32)
-        .bind(active_window_days as i32)
-        .bind(with_shares)
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query_file_as!(
+        Row,
+        "src/storage/queries/candidates.sql",
+        run_id,
+        workspace_id,
+        as_of,
+        i32::try_from(fairness_window_days).unwrap_or(i32::MAX),
+        i32::try_from(active_window_days).unwrap_or(i32::MAX),
+        with_shares,
+    )
+    .fetch_all(conn)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| Candidate {

@@ -1,7 +1,9 @@
-//! PostgreSQL access: the pool, migrations, and one small function per query.
+//! PostgreSQL access: the pool, the schema, and one small function per query.
 //!
-//! Queries are runtime-checked (`sqlx::query`), not `query!` macros, so building needs no
-//! database; every query runs in the integration tests against a real PostgreSQL.
+//! Queries are sqlx's `query!` macros, checked at build time against `.sqlx/` (committed;
+//! `scripts/sqlx-prepare.sh` regenerates it), so building needs no database. The only
+//! statements built at run time are the SQL function files (`schema`) and `CREATE
+//! DATABASE` (identifiers cannot be bound).
 
 pub mod events;
 pub mod fairness;

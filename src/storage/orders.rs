@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::{FromRow, PgConnection, types::Json};
+use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::{
@@ -13,7 +13,7 @@ use super::{
 use crate::domain::DomainEvent;
 
 /// One line of a run's order list (also read as JSON: `begin_summary_refresh`).
-#[derive(Debug, Clone, FromRow, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct OrderLine {
     pub user_id: String,
     pub drink_type: String,
@@ -26,17 +26,18 @@ pub async fn list_for_run(
     conn: &mut PgConnection,
     run_id: Uuid,
 ) -> Result<Vec<OrderLine>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderLine,
         "SELECT user_id, drink_type, size, customizations FROM orders
          WHERE run_id = $1 ORDER BY created_at, user_id",
+        run_id,
     )
-    .bind(run_id)
     .fetch_all(conn)
     .await
 }
 
 /// An order as the REST API shows it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct OrderRecord {
     pub order_id: Uuid,
     pub user_id: String,
@@ -50,11 +51,12 @@ pub async fn records_for_run(
     pool: &sqlx::PgPool,
     run_id: Uuid,
 ) -> Result<Vec<OrderRecord>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderRecord,
         "SELECT order_id, user_id, drink_type, size, customizations, created_at FROM orders
          WHERE run_id = $1 ORDER BY created_at, user_id",
+        run_id,
     )
-    .bind(run_id)
     .fetch_all(pool)
     .await
 }
@@ -119,7 +121,7 @@ pub struct NewOrder<'a, S, A> {
 }
 
 /// What an order did.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
     pub run_id: Uuid,
     pub order_id: Uuid,
@@ -137,33 +139,36 @@ pub async fn place<S: Job, A: Job>(
     work: &mut UnitOfWork<'_>,
     order: &NewOrder<'_, S, A>,
 ) -> Result<Placed, PlaceOrderError> {
-    let row: PlacedRow = sqlx::query_as(
-        "SELECT o_run_id, o_order_id, o_replaced, o_run_created, o_orders_in_run, o_due_now
-         FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                          make_interval(secs => $15), make_interval(secs => $16), $17, $18)",
+    let row = sqlx::query_as!(
+        PlacedRow,
+        r#"SELECT o_run_id AS "o_run_id!", o_order_id AS "o_order_id!",
+                  o_replaced AS "o_replaced!", o_run_created AS "o_run_created!",
+                  o_orders_in_run AS "o_orders_in_run!", o_due_now AS "o_due_now!"
+           FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                            make_interval(secs => $15), make_interval(secs => $16), $17, $18)"#,
+        order.workspace_id,
+        order.channel_id,
+        order.user_id,
+        order.display_name,
+        order.drink_type,
+        order.size,
+        order.customizations,
+        order.only_run_id,
+        order.new_run_id,
+        order.new_order_id,
+        Json(events::row(order.run_created)) as _,
+        Json(events::row(order.order_placed)) as _,
+        Json(job_queue::row(order.summary_job)) as _,
+        Json(job_queue::row(order.assign_job)) as _,
+        order.summary_delay.as_secs_f64(),
+        order.assign_window.as_secs_f64(),
+        i32::try_from(order.max_orders).unwrap_or(i32::MAX),
+        &[
+            job_queue::new_id(),
+            job_queue::new_id(),
+            job_queue::new_id()
+        ] as &[String],
     )
-    .bind(order.workspace_id)
-    .bind(order.channel_id)
-    .bind(order.user_id)
-    .bind(order.display_name)
-    .bind(order.drink_type)
-    .bind(order.size)
-    .bind(order.customizations)
-    .bind(order.only_run_id)
-    .bind(order.new_run_id)
-    .bind(order.new_order_id)
-    .bind(Json(events::row(order.run_created)))
-    .bind(Json(events::row(order.order_placed)))
-    .bind(Json(job_queue::row(order.summary_job)))
-    .bind(Json(job_queue::row(order.assign_job)))
-    .bind(order.summary_delay.as_secs_f64())
-    .bind(order.assign_window.as_secs_f64())
-    .bind(i32::try_from(order.max_orders).unwrap_or(i32::MAX))
-    .bind([
-        job_queue::new_id(),
-        job_queue::new_id(),
-        job_queue::new_id(),
-    ])
     .fetch_one(work.conn())
     .await
     .map_err(PlaceOrderError::from_database)?;
@@ -179,7 +184,6 @@ pub async fn place<S: Job, A: Job>(
     })
 }
 
-#[derive(FromRow)]
 struct PlacedRow {
     o_run_id: Uuid,
     o_order_id: Uuid,

@@ -71,8 +71,8 @@ pub async fn connect(
         .connect_with(options.clone())
         .await
         .map_err(|source| unreachable(&options, source))?;
-    sqlx::query("SELECT 1")
-        .execute(&pool)
+    sqlx::query!("SELECT 1 AS one")
+        .fetch_one(&pool)
         .await
         .map_err(|source| unreachable(&options, source))?;
     Ok(pool)
@@ -121,14 +121,17 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Da
     let mut conn = PgConnection::connect_with(&maintenance)
         .await
         .map_err(|source| unreachable(options, source))?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&database)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|source| unreachable(options, source))?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        &database,
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(|source| unreachable(options, source))?;
     if !exists {
-        // Identifiers cannot be bound; `quote_identifier` makes the name one token.
+        // Identifiers cannot be bound, so this statement is built at run time (the one
+        // the service runs that sqlx cannot check at build time); `quote_identifier` makes
+        // the name one token.
         let statement = format!("CREATE DATABASE {}", quote_identifier(&database));
         match sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut conn)

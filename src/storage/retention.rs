@@ -34,48 +34,48 @@ pub struct Pruned {
 pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::Error> {
     let retention_days = i32::try_from(retention_days).unwrap_or(i32::MAX);
     Ok(Pruned {
-        audit_rows: in_batches(|| {
-            delete(
-                pool,
+        audit_rows: in_batches(|| async {
+            let deleted = sqlx::query!(
                 "DELETE FROM audit_logs WHERE log_id IN (
                      SELECT log_id FROM audit_logs
                      WHERE timestamp < NOW() - make_interval(days => $1) LIMIT $2)",
                 retention_days,
+                BATCH,
             )
+            .execute(pool)
+            .await?;
+            Ok(deleted.rows_affected())
         })
         .await?,
-        slack_events: in_batches(|| {
-            delete(
-                pool,
+        slack_events: in_batches(|| async {
+            let deleted = sqlx::query!(
                 "DELETE FROM slack_events WHERE event_id IN (
                      SELECT event_id FROM slack_events
                      WHERE received_at < NOW() - make_interval(days => $1) LIMIT $2)",
                 SLACK_EVENT_DAYS,
+                BATCH,
             )
+            .execute(pool)
+            .await?;
+            Ok(deleted.rows_affected())
         })
         .await?,
-        outbox_rows: in_batches(|| {
-            delete(
-                pool,
+        outbox_rows: in_batches(|| async {
+            let deleted = sqlx::query!(
                 "DELETE FROM outbox WHERE id IN (
                      SELECT id FROM outbox
                      WHERE published_at < NOW() - make_interval(days => $1) LIMIT $2)",
                 BOOKKEEPING_DAYS,
+                BATCH,
             )
+            .execute(pool)
+            .await?;
+            Ok(deleted.rows_affected())
         })
         .await?,
         finished_jobs: in_batches(|| job_queue::delete_finished(pool, BOOKKEEPING_DAYS, BATCH))
             .await?,
     })
-}
-
-async fn delete(pool: &PgPool, statement: &'static str, days: i32) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(statement)
-        .bind(days)
-        .bind(BATCH)
-        .execute(pool)
-        .await?;
-    Ok(deleted.rows_affected())
 }
 
 /// Runs `batch` (which deletes up to [`BATCH`] rows) until it deletes fewer.

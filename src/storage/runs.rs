@@ -3,7 +3,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, pool::PoolConnection, types::Json};
+use sqlx::{
+    PgConnection, PgPool, Postgres,
+    error::BoxDynError,
+    pool::PoolConnection,
+    postgres::{PgTypeInfo, PgValueRef},
+    types::Json,
+};
 use uuid::Uuid;
 
 use super::slack_pacer::Slot;
@@ -15,25 +21,35 @@ use super::{
 use crate::domain::{DomainEvent, RunStatus};
 
 /// The columns the order flow and the root message need.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Run {
     pub run_id: Uuid,
     pub workspace_id: String,
     pub channel_id: String,
     pub initiator_user_id: String,
     pub runner_user_id: Option<String>,
-    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub thread_ts: Option<String>,
 }
 
-/// The columns of [`Run`]; a macro so queries stay `&'static str` literals.
-macro_rules! run_columns {
-    () => {
-        "run_id, workspace_id, channel_id, initiator_user_id, runner_user_id, \
-         status::text AS status, created_at, thread_ts"
-    };
+/// A run's status as the database stores it: the `run_status` enum, or its label as text
+/// (what the SQL functions return).
+impl sqlx::Type<Postgres> for RunStatus {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_name("run_status")
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        *ty == Self::type_info() || <&str as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for RunStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let label = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+        Ok(RunStatus::try_from(label.to_owned())?)
+    }
 }
 
 /// A run's turn to redraw its root message.
@@ -79,27 +95,58 @@ impl SummaryTurn {
             run_id,
             claimed: None,
         };
-        let row = sqlx::query("SELECT * FROM begin_summary_refresh($1, $2, $3)")
-            .bind(run_id)
-            .bind(slot_interval.as_secs_f64())
-            .bind(max_wait.as_secs_f64())
-            .fetch_one(turn.conn())
-            .await?;
-        if !row.try_get::<bool, _>("taken")? {
+        let row = sqlx::query!(
+            r#"SELECT taken AS "taken!", slot_wait_secs, slot_reserved,
+                      lines AS "lines: Json<Vec<OrderLine>>",
+                      run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                      status AS "status: RunStatus", created_at, thread_ts
+               FROM begin_summary_refresh($1, $2, $3)"#,
+            run_id,
+            slot_interval.as_secs_f64(),
+            max_wait.as_secs_f64(),
+        )
+        .fetch_one(turn.conn())
+        .await?;
+        if !row.taken {
             // Nothing is held: the connection can go back to the pool as it is.
             turn.conn.take();
             return Ok(None);
         }
-        if row.try_get::<Option<Uuid>, _>("run_id")?.is_some() {
-            let Json(lines) = row.try_get::<Json<Vec<OrderLine>>, _>("lines")?;
+        // A run that does not exist comes back with every column but `taken` NULL.
+        if let (
+            Some(run_id),
+            Some(workspace_id),
+            Some(channel_id),
+            Some(initiator_user_id),
+            Some(status),
+            Some(created_at),
+            Some(Json(lines)),
+            Some(wait_secs),
+            Some(reserved),
+        ) = (
+            row.run_id,
+            row.workspace_id,
+            row.channel_id,
+            row.initiator_user_id,
+            row.status,
+            row.created_at,
+            row.lines,
+            row.slot_wait_secs,
+            row.slot_reserved,
+        ) {
             turn.claimed = Some(Claimed {
-                run: Run::from_row(&row)?,
+                run: Run {
+                    run_id,
+                    workspace_id,
+                    channel_id,
+                    initiator_user_id,
+                    runner_user_id: row.runner_user_id,
+                    status,
+                    created_at,
+                    thread_ts: row.thread_ts,
+                },
                 lines,
-                slot: Slot::from_reservation(
-                    row.try_get("slot_wait_secs")?,
-                    row.try_get("slot_reserved")?,
-                    max_wait,
-                ),
+                slot: Slot::from_reservation(wait_secs, reserved, max_wait),
             });
         }
         Ok(Some(turn))
@@ -124,11 +171,13 @@ impl SummaryTurn {
     }
 
     async fn end_with(mut self, ts: Option<&str>) -> Result<bool, sqlx::Error> {
-        let stored = sqlx::query_scalar("SELECT end_summary_refresh($1, $2)")
-            .bind(self.run_id)
-            .bind(ts)
-            .fetch_one(self.conn())
-            .await?;
+        let stored = sqlx::query_scalar!(
+            r#"SELECT end_summary_refresh($1, $2) AS "stored!""#,
+            self.run_id,
+            ts,
+        )
+        .fetch_one(self.conn())
+        .await?;
         self.conn.take();
         Ok(stored)
     }
@@ -143,24 +192,26 @@ impl Drop for SummaryTurn {
 }
 
 pub async fn find(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        run_columns!(),
-        " FROM coffee_runs WHERE run_id = $1"
-    ))
-    .bind(run_id)
+    sqlx::query_as!(
+        Run,
+        r#"SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                  status AS "status: RunStatus", created_at, thread_ts
+           FROM coffee_runs WHERE run_id = $1"#,
+        run_id,
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// The run, locked until the transaction ends.
 pub async fn lock(conn: &mut PgConnection, run_id: Uuid) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        run_columns!(),
-        " FROM coffee_runs WHERE run_id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(run_id)
+    sqlx::query_as!(
+        Run,
+        r#"SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                  status AS "status: RunStatus", created_at, thread_ts
+           FROM coffee_runs WHERE run_id = $1 FOR NO KEY UPDATE"#,
+        run_id,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -174,14 +225,14 @@ pub async fn set_runner(
     runner: &str,
     volunteered: bool,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE coffee_runs
          SET runner_user_id = $2, assigned_at = NOW(), volunteered = $3
          WHERE run_id = $1 AND runner_user_id IS NULL AND status = 'active'",
+        run_id,
+        runner,
+        volunteered,
     )
-    .bind(run_id)
-    .bind(runner)
-    .bind(volunteered)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
@@ -194,15 +245,15 @@ pub async fn finish(
     run_id: Uuid,
     completed: bool,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE coffee_runs
          SET status = CASE WHEN $2 THEN 'completed'::run_status ELSE 'cancelled'::run_status END,
              completed_at = CASE WHEN $2 THEN NOW() END,
              cancelled_at = CASE WHEN $2 THEN NULL ELSE NOW() END
          WHERE run_id = $1 AND status = 'active'",
+        run_id,
+        completed,
     )
-    .bind(run_id)
-    .bind(completed)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
@@ -213,14 +264,15 @@ pub async fn awaiting_reminder(
     conn: &mut PgConnection,
     run_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        run_columns!(),
-        " FROM coffee_runs
-         WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
-           AND runner_user_id IS NOT NULL"
-    ))
-    .bind(run_id)
+    sqlx::query_as!(
+        Run,
+        r#"SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                  status AS "status: RunStatus", created_at, thread_ts
+           FROM coffee_runs
+           WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
+             AND runner_user_id IS NOT NULL"#,
+        run_id,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -235,7 +287,7 @@ pub async fn mark_reminded(
     runner: &str,
     event: &DomainEvent,
 ) -> Result<bool, sqlx::Error> {
-    let recorded = sqlx::query(
+    let recorded = sqlx::query!(
         "WITH reminded AS (
              UPDATE coffee_runs SET reminder_sent_at = NOW()
              WHERE run_id = $1 AND status = 'active' AND reminder_sent_at IS NULL
@@ -243,10 +295,10 @@ pub async fn mark_reminded(
              RETURNING run_id
          )
          SELECT record_event($3) FROM reminded",
+        run_id,
+        runner,
+        Json(events::row(event)) as _,
     )
-    .bind(run_id)
-    .bind(runner)
-    .bind(Json(events::row(event)))
     .fetch_optional(conn)
     .await?;
     Ok(recorded.is_some())
@@ -258,11 +310,13 @@ pub async fn is_participant(
     run_id: Uuid,
     user_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE run_id = $1 AND user_id = $2)")
-        .bind(run_id)
-        .bind(user_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM orders WHERE run_id = $1 AND user_id = $2) AS "found!""#,
+        run_id,
+        user_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Leaves `user_id` out of this run's runner candidates (idempotent).
@@ -271,11 +325,11 @@ pub async fn opt_out(
     run_id: Uuid,
     user_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO run_opt_outs (run_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        run_id,
+        user_id,
     )
-    .bind(run_id)
-    .bind(user_id)
     .execute(conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -287,23 +341,23 @@ pub async fn find_active(
     workspace_id: &str,
     channel_id: &str,
 ) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        run_columns!(),
-        " FROM coffee_runs WHERE workspace_id = $1 AND channel_id = $2 AND status = 'active'"
-    ))
-    .bind(workspace_id)
-    .bind(channel_id)
+    sqlx::query_as!(
+        Run,
+        r#"SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                  status AS "status: RunStatus", created_at, thread_ts
+           FROM coffee_runs WHERE workspace_id = $1 AND channel_id = $2 AND status = 'active'"#,
+        workspace_id,
+        channel_id,
+    )
     .fetch_optional(pool)
     .await
 }
 
 /// One line of `/coffee-history`.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct HistoryEntry {
     pub run_id: Uuid,
     pub channel_id: String,
-    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     pub created_at: DateTime<Utc>,
     pub runner_user_id: Option<String>,
@@ -321,10 +375,12 @@ pub async fn history(
     user_id: &str,
     limit: i64,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT r.run_id, r.channel_id, r.status::text AS status, r.created_at,
+    sqlx::query_as!(
+        HistoryEntry,
+        r#"SELECT r.run_id AS "run_id!", r.channel_id AS "channel_id!",
+                r.status AS "status!: RunStatus", r.created_at AS "created_at!",
                 r.runner_user_id,
-                (SELECT count(*) FROM orders o WHERE o.run_id = r.run_id) AS order_count
+                (SELECT count(*) FROM orders o WHERE o.run_id = r.run_id) AS "order_count!"
          FROM (SELECT DISTINCT run_id FROM (
                   (SELECT run_id FROM coffee_runs WHERE initiator_user_id = $1
                    ORDER BY created_at DESC LIMIT $2)
@@ -340,23 +396,22 @@ pub async fn history(
              FROM coffee_runs WHERE run_id = mine.run_id LIMIT 1
          ) AS r
          ORDER BY r.created_at DESC
-         LIMIT $2",
+         LIMIT $2"#,
+        user_id,
+        limit,
     )
-    .bind(user_id)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
 
 /// Every column the REST API shows of a run.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct RunRecord {
     pub run_id: Uuid,
     pub workspace_id: String,
     pub channel_id: String,
     pub initiator_user_id: String,
     pub runner_user_id: Option<String>,
-    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     pub volunteered: bool,
     pub created_at: DateTime<Utc>,
@@ -367,13 +422,14 @@ pub struct RunRecord {
 }
 
 pub async fn record(pool: &sqlx::PgPool, run_id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
-                status::text AS status, volunteered, created_at, assigned_at, completed_at,
-                cancelled_at, reminder_sent_at
-         FROM coffee_runs WHERE run_id = $1",
+    sqlx::query_as!(
+        RunRecord,
+        r#"SELECT run_id, workspace_id, channel_id, initiator_user_id, runner_user_id,
+                  status AS "status: RunStatus", volunteered, created_at, assigned_at,
+                  completed_at, cancelled_at, reminder_sent_at
+           FROM coffee_runs WHERE run_id = $1"#,
+        run_id,
     )
-    .bind(run_id)
     .fetch_optional(pool)
     .await
 }
@@ -385,26 +441,31 @@ pub async fn runs_per_user(
     workspace_id: &str,
     window_days: u32,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH window_runs AS (
+    let rows = sqlx::query!(
+        r#"WITH window_runs AS (
              SELECT run_id, runner_user_id FROM coffee_runs
              WHERE workspace_id = $1 AND created_at > NOW() - make_interval(days => $2)
                AND status <> 'cancelled'
-         )
-         SELECT o.user_id,
-                (SELECT count(*) FROM window_runs w WHERE w.runner_user_id = o.user_id) AS runs
-         FROM (SELECT DISTINCT o.user_id FROM orders o JOIN window_runs w USING (run_id)) o
-         ORDER BY o.user_id",
+           )
+           SELECT o.user_id AS "user_id!",
+                  (SELECT count(*) FROM window_runs w WHERE w.runner_user_id = o.user_id)
+                  AS "runs!"
+           FROM (SELECT DISTINCT o.user_id FROM orders o JOIN window_runs w USING (run_id)) o
+           ORDER BY o.user_id"#,
+        workspace_id,
+        i32::try_from(window_days).unwrap_or(i32::MAX),
     )
-    .bind(workspace_id)
-    .bind(window_days as i32)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.user_id, row.runs))
+        .collect())
 }
 
 /// Runs with status active, in every workspace.
 pub async fn count_active(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM coffee_runs WHERE status = 'active'")
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM coffee_runs WHERE status = 'active'"#)
         .fetch_one(pool)
         .await
 }
@@ -417,12 +478,14 @@ pub async fn queue_summary_refresh<J: Job>(
     refresh: &J,
     run_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let queued: bool = sqlx::query_scalar("SELECT queue_summary_refresh($1, $2, $3)")
-        .bind(run_id)
-        .bind(Json(job_queue::row(refresh)))
-        .bind(job_queue::new_id())
-        .fetch_one(work.conn())
-        .await?;
+    let queued = sqlx::query_scalar!(
+        r#"SELECT queue_summary_refresh($1, $2, $3) AS "queued!""#,
+        run_id,
+        Json(job_queue::row(refresh)) as _,
+        job_queue::new_id(),
+    )
+    .fetch_one(work.conn())
+    .await?;
     if queued {
         work.made_due(J::QUEUE);
     }
@@ -430,7 +493,7 @@ pub async fn queue_summary_refresh<J: Job>(
 }
 
 /// Where a run's thread is: its channel, and its root message's `ts` once posted.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct RunThread {
     pub channel_id: String,
     pub thread_ts: Option<String>,
@@ -440,8 +503,11 @@ pub async fn thread(
     conn: &mut PgConnection,
     run_id: Uuid,
 ) -> Result<Option<RunThread>, sqlx::Error> {
-    sqlx::query_as("SELECT channel_id, thread_ts FROM coffee_runs WHERE run_id = $1")
-        .bind(run_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        RunThread,
+        "SELECT channel_id, thread_ts FROM coffee_runs WHERE run_id = $1",
+        run_id,
+    )
+    .fetch_optional(conn)
+    .await
 }

@@ -57,8 +57,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), Box<dyn std::error::Error + Se
     apalis_postgres::PostgresStorage::setup(pool).await?;
     sqlx::migrate!("./migrations").run(pool).await?;
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(APPLY_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK)
         .execute(&mut *tx)
         .await?;
     apply_functions(&mut tx).await?;
@@ -66,6 +65,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), Box<dyn std::error::Error + Se
     Ok(())
 }
 
+/// Each file is several statements (a function, perhaps a trigger) run as one script, so
+/// it is not a query sqlx can check at build time: the schema tests run every file.
 async fn apply_functions(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
     for (_, sql) in FUNCTION_FILES {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))

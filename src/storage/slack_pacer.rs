@@ -59,13 +59,19 @@ impl SlackPacer {
         conn: &mut PgConnection,
         max_wait: Duration,
     ) -> Result<Slot, sqlx::Error> {
-        let (wait_secs, reserved): (f64, bool) =
-            sqlx::query_as("SELECT wait_secs, reserved FROM reserve_slack_slot($1, $2)")
-                .bind(self.interval.as_secs_f64())
-                .bind(max_wait.as_secs_f64())
-                .fetch_one(conn)
-                .await?;
-        Ok(Slot::from_reservation(wait_secs, reserved, max_wait))
+        let slot = sqlx::query!(
+            r#"SELECT wait_secs AS "wait_secs!", reserved AS "reserved!"
+               FROM reserve_slack_slot($1, $2)"#,
+            self.interval.as_secs_f64(),
+            max_wait.as_secs_f64(),
+        )
+        .fetch_one(conn)
+        .await?;
+        Ok(Slot::from_reservation(
+            slot.wait_secs,
+            slot.reserved,
+            max_wait,
+        ))
     }
 
     /// Seconds between two calls: what a slot reservation made elsewhere (a refresh takes
@@ -77,12 +83,12 @@ impl SlackPacer {
     /// Counts a call that cannot wait (`views.open` answers a user within 3 s): it takes
     /// the next slot regardless, so queued messages make room for it.
     pub async fn take_now(&self) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE slack_rate_limit
              SET tat = GREATEST(tat, clock_timestamp()) + make_interval(secs => $1)
              WHERE id = 1",
+            self.interval.as_secs_f64(),
         )
-        .bind(self.interval.as_secs_f64())
         .execute(&self.pool)
         .await?;
         Ok(())

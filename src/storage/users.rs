@@ -6,14 +6,14 @@ pub async fn upsert(
     user_id: &str,
     display_name: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO users (user_id, display_name) VALUES ($1, $2)
          ON CONFLICT (user_id) DO UPDATE
          SET display_name = COALESCE(EXCLUDED.display_name, users.display_name),
              updated_at = NOW()",
+        user_id,
+        display_name,
     )
-    .bind(user_id)
-    .bind(display_name)
     .execute(conn)
     .await?;
     Ok(())

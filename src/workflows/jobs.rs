@@ -20,8 +20,7 @@ pub const JOB_TYPES: [&str; 4] = [
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SlackMessage {
     /// Post the run's root message, or redraw it as the run is now. At most one is queued
-    /// per run (`coffee_runs.summary_refresh_queued_at`). Rows queued before that flag also
-    /// carry a `version`, which is ignored.
+    /// per run (`coffee_runs.summary_refresh_queued_at`).
     RunSummary { run_id: Uuid },
     /// A reply in the run's thread; waits for the root message while it is being posted,
     /// and is given up with it.

@@ -117,16 +117,12 @@ impl Announcer {
 /// One statement, its own transaction: it writes nothing, so the notification queue's
 /// lock is held only across a commit that flushes no WAL.
 async fn send(conn: &mut PgConnection, queues: &[QueueName]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let queues: Vec<&str> = queues.iter().map(|queue| queue.as_ref()).collect();
+    sqlx::query!(
         "SELECT pg_notify($1, json_build_object('job_type', queue)::text)
          FROM unnest($2::text[]) AS queue",
-    )
-    .bind(CHANNEL)
-    .bind(
-        queues
-            .iter()
-            .map(|queue| queue.as_ref())
-            .collect::<Vec<_>>(),
+        CHANNEL,
+        &queues as &[&str],
     )
     .execute(conn)
     .await?;

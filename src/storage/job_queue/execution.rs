@@ -12,13 +12,13 @@ use super::{AWAITS_KEY, FAILURES_KEY};
 /// the execution that reports the wait against the row's `max_attempts`, which bounds
 /// plain errors, and a wait is not one.
 pub async fn postpone(pool: &PgPool, id: &str, delay: Duration) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE apalis.jobs
          SET run_at = NOW() + make_interval(secs => $2), max_attempts = max_attempts + 1
          WHERE id = $1",
+        id,
+        delay.as_secs_f64(),
     )
-    .bind(id)
-    .bind(delay.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(())
@@ -31,16 +31,16 @@ pub async fn retry_later(
     delay: Duration,
     failures: usize,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE apalis.jobs
          SET run_at = NOW() + make_interval(secs => $2),
              metadata = coalesce(metadata, ''::hstore) || hstore($3, $4)
          WHERE id = $1",
+        id,
+        delay.as_secs_f64(),
+        FAILURES_KEY,
+        failures.to_string(),
     )
-    .bind(id)
-    .bind(delay.as_secs_f64())
-    .bind(FAILURES_KEY)
-    .bind(failures.to_string())
     .execute(pool)
     .await?;
     Ok(())
@@ -49,13 +49,13 @@ pub async fn retry_later(
 /// Marks job `id` as given up because job `awaited` was: an operator's retry of `awaited`
 /// brings it back too ([`super::retry`]).
 pub async fn mark_awaiting(pool: &PgPool, id: &str, awaited: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE apalis.jobs SET metadata = coalesce(metadata, ''::hstore) || hstore($2, $3)
          WHERE id = $1",
+        id,
+        AWAITS_KEY,
+        awaited,
     )
-    .bind(id)
-    .bind(AWAITS_KEY)
-    .bind(awaited)
     .execute(pool)
     .await?;
     Ok(())
@@ -65,18 +65,18 @@ pub async fn mark_awaiting(pool: &PgPool, id: &str, awaited: &str) -> Result<(),
 /// Only for a worker whose future has returned (apalis runs a worker's jobs inside it, so
 /// none of them is still running).
 pub async fn release_fetched(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
-    let released = sqlx::query(
+    let released = sqlx::query!(
         "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
          WHERE lock_by = $1 AND status = 'Queued'",
+        worker,
     )
-    .bind(worker)
     .execute(pool)
     .await?;
     Ok(released.rows_affected())
 }
 
 /// The jobs on `queue` whose payload contains `payload`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Matching {
     /// One of them is due, fetched or running, or failed with attempts left; `None` when
     /// there is none at all.
@@ -91,15 +91,16 @@ pub async fn matching(
     queue: &str,
     payload: &serde_json::Value,
 ) -> Result<Matching, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Matching,
         "SELECT bool_or(status IN ('Pending', 'Queued', 'Running')
                         OR (status = 'Failed' AND attempts < max_attempts)) AS live,
                 (array_agg(id ORDER BY done_at DESC NULLS LAST))[1] AS last_id
          FROM apalis.jobs
          WHERE job_type = $1 AND convert_from(job, 'UTF8')::jsonb @> $2",
+        queue,
+        Json(payload) as _,
     )
-    .bind(queue)
-    .bind(Json(payload))
     .fetch_one(conn)
     .await
 }
@@ -131,20 +132,27 @@ pub async fn push_once(
 
 /// Jobs by type and status, as stored.
 pub async fn counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY job_type, status")
-        .fetch_all(pool)
-        .await
+    let rows = sqlx::query!(
+        r#"SELECT job_type, status, count(*) AS "count!" FROM apalis.jobs
+           GROUP BY job_type, status"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.job_type, row.status, row.count))
+        .collect())
 }
 
 /// Deletes up to `batch` jobs that finished (`Done`) more than `days` ago; how many.
 pub async fn delete_finished(pool: &PgPool, days: i32, batch: i64) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "DELETE FROM apalis.jobs WHERE id IN (
              SELECT id FROM apalis.jobs
              WHERE status = 'Done' AND done_at < NOW() - make_interval(days => $1) LIMIT $2)",
+        days,
+        batch,
     )
-    .bind(days)
-    .bind(batch)
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())

@@ -2,7 +2,7 @@
 //! has no "retry a failed job" call, so it is SQL here.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
 use super::{AWAITS_KEY, Announcer, FAILURES_KEY, announce::Queued};
 
@@ -26,7 +26,7 @@ impl JobState {
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct JobRecord {
     pub id: String,
     pub job_type: String,
@@ -44,24 +44,45 @@ pub async fn list(
     state: JobState,
     limit: i64,
 ) -> Result<Vec<JobRecord>, sqlx::Error> {
-    let query = match state {
+    match state {
         // Given up: apalis leaves a `Failed` row with attempts to spare for another try.
         JobState::Failed => {
-            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
-             FROM apalis.jobs WHERE status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts)
-             ORDER BY run_at DESC LIMIT $1"
+            sqlx::query_as!(
+                JobRecord,
+                "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at,
+                        done_at, job
+                 FROM apalis.jobs
+                 WHERE status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts)
+                 ORDER BY run_at DESC LIMIT $1",
+                limit,
+            )
+            .fetch_all(pool)
+            .await
         }
         JobState::Pending => {
-            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
-             FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running')
-             ORDER BY run_at DESC LIMIT $1"
+            sqlx::query_as!(
+                JobRecord,
+                "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at,
+                        done_at, job
+                 FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running')
+                 ORDER BY run_at DESC LIMIT $1",
+                limit,
+            )
+            .fetch_all(pool)
+            .await
         }
         JobState::Done => {
-            "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job
-             FROM apalis.jobs WHERE status = 'Done' ORDER BY done_at DESC LIMIT $1"
+            sqlx::query_as!(
+                JobRecord,
+                "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at,
+                        done_at, job
+                 FROM apalis.jobs WHERE status = 'Done' ORDER BY done_at DESC LIMIT $1",
+                limit,
+            )
+            .fetch_all(pool)
+            .await
         }
-    };
-    sqlx::query_as(query).bind(limit).fetch_all(pool).await
+    }
 }
 
 pub enum Retry {
@@ -79,8 +100,9 @@ pub async fn retry(
     announcer: &Announcer,
     job_id: &str,
 ) -> Result<Retry, sqlx::Error> {
-    let requeued: Option<JobRecord> = sqlx::query_as(
-        "WITH retried AS (
+    let requeued = sqlx::query_as!(
+        JobRecord,
+        r#"WITH retried AS (
              UPDATE apalis.jobs
              SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL,
                  lock_at = NULL, done_at = NULL, metadata = delete(metadata, $2)
@@ -88,18 +110,21 @@ pub async fn retry(
                AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))
              RETURNING id, job_type, status, attempts, max_attempts, last_result, run_at,
                        done_at, job
-         ), dependents AS (
+           ), dependents AS (
              UPDATE apalis.jobs j
              SET status = 'Pending', attempts = 0, run_at = NOW(), lock_by = NULL,
                  lock_at = NULL, done_at = NULL, metadata = delete(j.metadata, ARRAY[$2, $3])
              FROM retried
              WHERE j.metadata -> $3 = retried.id AND j.status = 'Killed'
-         )
-         SELECT * FROM retried",
+           )
+           SELECT id AS "id!", job_type AS "job_type!", status AS "status!",
+                  attempts AS "attempts!", max_attempts AS "max_attempts!", last_result,
+                  run_at AS "run_at!", done_at, job AS "job!"
+           FROM retried"#,
+        job_id,
+        FAILURES_KEY,
+        AWAITS_KEY,
     )
-    .bind(job_id)
-    .bind(FAILURES_KEY)
-    .bind(AWAITS_KEY)
     .fetch_optional(pool)
     .await?;
     if let Some(job) = requeued {
@@ -108,11 +133,12 @@ pub async fn retry(
         announcer.announce(due_now);
         return Ok(Retry::Requeued(job));
     }
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE id = $1)")
-            .bind(job_id)
-            .fetch_one(pool)
-            .await?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE id = $1) AS "exists!""#,
+        job_id,
+    )
+    .fetch_one(pool)
+    .await?;
     Ok(if exists {
         Retry::NotFailed
     } else {

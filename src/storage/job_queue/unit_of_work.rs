@@ -131,12 +131,12 @@ impl Batch {
         if self.jobs.is_empty() {
             return Ok(Vec::new());
         }
-        sqlx::query(
+        sqlx::query!(
             "SELECT enqueue_job(j->'job', j->>'id', '{}',
                                 NOW() + make_interval(secs => (j->>'delay_secs')::float8))
              FROM jsonb_array_elements($1) j",
+            serde_json::Value::Array(self.jobs),
         )
-        .bind(serde_json::Value::Array(self.jobs))
         .execute(conn)
         .await?;
         Ok(self.due_now)
