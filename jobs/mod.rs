@@ -8,6 +8,7 @@ pub mod catch_panic;
 mod poll;
 pub mod prune_audit;
 pub mod retry;
+mod run_due;
 pub mod send_reminder;
 pub mod send_slack_message;
 
@@ -27,6 +28,8 @@ use crate::{
     telemetry::Metrics,
     workflows::RunRules,
 };
+
+pub use run_due::{RunDueError, run_due};
 
 pub use crate::workflows::jobs::{AssignRunner, JOB_TYPES, PruneAudit, SendReminder, SlackMessage};
 

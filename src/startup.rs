@@ -273,10 +273,24 @@ impl Application {
         &self.state.announcer
     }
 
+    /// What the job handlers get: the workers', and `jobs::run_due`'s in tests.
+    pub fn job_context(&self) -> JobContext {
+        JobContext {
+            pool: self.pool.clone(),
+            slack: self.state.slack.clone(),
+            pacer: self.state.pacer.clone(),
+            announcer: self.state.announcer.clone(),
+            metrics: self.state.metrics.clone(),
+            rules: self.state.rules,
+            audit_retention_days: self.audit_retention_days,
+        }
+    }
+
     /// Serves until `shutdown` fires; then stops accepting, lets in-flight requests and
     /// jobs finish, and closes the pool.
     pub async fn run_until(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let mut tasks = tokio::task::JoinSet::new();
+        let job_context = self.job_context();
         let app = if self.role.runs_http() {
             api::app(self.state.clone()).boxed()
         } else {
@@ -289,17 +303,8 @@ impl Application {
                 .await
         });
         if self.role.runs_workers() {
-            let ctx = JobContext {
-                pool: self.pool.clone(),
-                slack: self.state.slack.clone(),
-                pacer: self.state.pacer.clone(),
-                announcer: self.state.announcer.clone(),
-                metrics: self.state.metrics.clone(),
-                rules: self.state.rules,
-                audit_retention_days: self.audit_retention_days,
-            };
             tasks.spawn(jobs::run_workers(
-                ctx,
+                job_context,
                 self.options.workers.clone(),
                 shutdown.clone(),
             ));

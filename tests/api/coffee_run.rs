@@ -8,9 +8,11 @@ use uuid::Uuid;
 
 use wiremock::{ResponseTemplate, matchers::body_string_contains};
 
+use coffeebuddy::startup::Role;
+
 use crate::helpers::{
     ROOT_TS, TestApp, WORKSPACE, button_click, eventually, eventually_within, slack_call,
-    slack_refusal, spawn_app_tuned, spawn_app_with,
+    slack_refusal, spawn_app_as, spawn_app_tuned, spawn_app_with,
 };
 
 async fn order(app: &TestApp, user: &str, channel: &str, drink: &str) {
@@ -663,7 +665,7 @@ async fn app_mentions_get_usage_in_the_thread_once() {
 /// Every job a run's flow queues due now reaches a worker without its poll: with workers
 /// that poll once an hour, the first post, the assignment of the filled run, and the
 /// runner's thread reply and DM all go out at once. (They are announced after their
-/// transactions commit: `jobs/announce.rs`.)
+/// transactions commit: `storage/job_queue/announce.rs`.)
 #[tokio::test]
 async fn a_run_flows_through_its_jobs_without_waiting_for_a_poll() {
     let app = spawn_app_tuned(&["--assign-max-orders", "2"], |options| {
@@ -693,4 +695,50 @@ async fn a_run_flows_through_its_jobs_without_waiting_for_a_poll() {
         },
     )
     .await;
+}
+
+/// With no worker running, `jobs::run_due` takes a run from its filling order to the
+/// runner's DM at once, in the test's own task: nothing to wait for.
+#[tokio::test]
+async fn due_jobs_run_at_once_when_the_test_says() {
+    let app = spawn_app_as(Role::Api, &["--assign-max-orders", "2"]).await;
+    order(&app, "U1", "C1", "Latte").await;
+    order(&app, "U2", "C1", "Mocha").await;
+    assert!(
+        app.slack_calls("chat.postMessage").await.is_empty(),
+        "no worker runs"
+    );
+
+    // The first post, the assignment, and the reply and DM the assignment queues.
+    assert!(app.run_due_jobs().await >= 4);
+    let posts = app.slack_calls("chat.postMessage").await;
+    assert!(
+        posts
+            .iter()
+            .any(|p| p["channel"] == "C1" && p.get("thread_ts").is_none())
+    );
+    assert!(posts.iter().any(|p| p["thread_ts"] == ROOT_TS), "{posts:?}");
+    assert!(
+        posts
+            .iter()
+            .any(|p| p["channel"] == "U1" || p["channel"] == "U2"),
+        "{posts:?}"
+    );
+    let runner: Option<String> =
+        sqlx::query_scalar("SELECT runner_user_id FROM coffee_runs WHERE channel_id = 'C1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(runner.is_some());
+    let done: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE status = 'Done' AND job_type <> 'send-reminder'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(done >= 4, "{done} jobs done");
+
+    // What is left waits for its time: the reminder, REMINDER_DELAY_SECS on.
+    assert_eq!(app.run_due_jobs().await, 0);
+    assert_eq!(app.job_statuses("send-reminder").await, ["Pending"]);
 }

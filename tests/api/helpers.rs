@@ -6,7 +6,7 @@ use chrono::Utc;
 use clap::Parser;
 use coffeebuddy::{
     config::Settings,
-    jobs::WorkerSettings,
+    jobs::{JobContext, WorkerSettings},
     slack::signature,
     startup::{Application, Options, Role},
     storage::job_queue::{Announcer, Job, UnitOfWork},
@@ -44,6 +44,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// The running service's: what a test queues itself is announced with it.
     pub announcer: Announcer,
+    /// What the service's job handlers get, for `jobs::run_due`.
+    pub jobs: JobContext,
     pub slack: Arc<MockServer>,
     pub http: reqwest::Client,
     database: Arc<TestDatabase>,
@@ -162,6 +164,31 @@ async fn launch(
     extra: &[&str],
     tune: impl FnOnce(&mut Options),
 ) -> TestApp {
+    launch_as(Role::All, database, slack, extra, tune).await
+}
+
+/// Starts the service with `extra` settings as `role` only, on a new database: with
+/// `Role::Api` no worker runs, and jobs run when the test says (`TestApp::run_due_jobs`).
+pub async fn spawn_app_as(role: Role, extra: &[&str]) -> TestApp {
+    let slack = MockServer::start().await;
+    mount_slack_defaults(&slack).await;
+    launch_as(
+        role,
+        Arc::new(TestDatabase::fresh()),
+        Arc::new(slack),
+        extra,
+        |_| {},
+    )
+    .await
+}
+
+async fn launch_as(
+    role: Role,
+    database: Arc<TestDatabase>,
+    slack: Arc<MockServer>,
+    extra: &[&str],
+    tune: impl FnOnce(&mut Options),
+) -> TestApp {
     let settings = test_settings(&database.name, &slack.uri(), extra);
     let mut options = Options {
         workers: WorkerSettings {
@@ -176,12 +203,13 @@ async fn launch(
         summary_refresh_delay: Duration::ZERO,
     };
     tune(&mut options);
-    let app = Application::build(settings, Role::All, options)
+    let app = Application::build(settings, role, options)
         .await
         .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
     let announcer = app.announcer().clone();
+    let jobs = app.job_context();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
@@ -191,6 +219,7 @@ async fn launch(
         address,
         pool,
         announcer,
+        jobs,
         slack,
         http: reqwest::Client::new(),
         database,
@@ -357,6 +386,13 @@ impl TestApp {
                 (is_root && body["channel"] == channel).then_some(body)
             })
             .collect()
+    }
+
+    /// Runs every job due now to completion, here (`jobs::run_due`); how many ran.
+    pub async fn run_due_jobs(&self) -> usize {
+        coffeebuddy::jobs::run_due(&self.jobs)
+            .await
+            .expect("due jobs run")
     }
 
     /// Queues `job` as the service would, in a statement of its own, and announces it.

@@ -68,6 +68,28 @@ async fn the_job_table_has_the_columns_our_statements_use() {
 }
 
 #[tokio::test]
+async fn a_runner_registers_as_apalis_workers_do() {
+    // `jobs::run_due` locks the jobs it takes by a runner of its own: `lock_by` must name a
+    // row of `apalis.workers`.
+    let (_database, pool) = apalis_only().await;
+    job_queue::register_runner(&pool, "run-due-test")
+        .await
+        .unwrap();
+    job_queue::register_runner(&pool, "run-due-test")
+        .await
+        .unwrap();
+    let lock_by_names_a_worker: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint
+                        WHERE conrelid = 'apalis.jobs'::regclass AND contype = 'f'
+                          AND confrelid = 'apalis.workers'::regclass)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(lock_by_names_a_worker);
+}
+
+#[tokio::test]
 async fn the_status_strings_are_apalis_own() {
     let apalis: Vec<String> = [
         Status::Pending,

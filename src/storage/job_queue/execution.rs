@@ -157,3 +157,74 @@ pub async fn delete_finished(pool: &PgPool, days: i32, batch: i64) -> Result<u64
     .await?;
     Ok(deleted.rows_affected())
 }
+
+/// A job taken to run by the caller ([`take_due`]).
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub id: String,
+    /// The payload, as queued.
+    pub job: Vec<u8>,
+    /// Executions so far (apalis counts every one).
+    pub attempts: i32,
+    /// Failures stored with its last retry ([`FAILURES_KEY`]).
+    pub failures: Option<String>,
+}
+
+/// Registers `runner` as a worker of the queue, as apalis' workers register themselves:
+/// what the jobs it takes are locked by.
+pub async fn register_runner(pool: &PgPool, runner: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET last_seen = NOW()",
+        runner,
+        "run-due",
+        "coffeebuddy",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Takes up to `count` jobs due on `queue` for `runner`, through apalis' own fetch.
+pub async fn take_due(
+    pool: &PgPool,
+    runner: &str,
+    queue: &str,
+    count: i32,
+) -> Result<Vec<Taken>, sqlx::Error> {
+    sqlx::query_as!(
+        Taken,
+        r#"SELECT id AS "id!", job AS "job!", attempts AS "attempts!",
+                  metadata -> $4 AS failures
+           FROM apalis.get_jobs($1, $2, $3)"#,
+        runner,
+        queue,
+        count,
+        FAILURES_KEY,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Records how job `id`, taken by `runner`, ended, as apalis acknowledges a worker's
+/// result: its status, one more attempt, the result and when.
+pub async fn acknowledge(
+    pool: &PgPool,
+    runner: &str,
+    id: &str,
+    status: &str,
+    result: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE apalis.jobs
+         SET status = $3, attempts = attempts + 1, last_result = $4, done_at = NOW()
+         WHERE id = $1 AND lock_by = $2",
+        id,
+        runner,
+        status,
+        Json(result) as _,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

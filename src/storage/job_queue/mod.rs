@@ -26,8 +26,9 @@
 //! - **Pending**: due at `run_at`. Written by [`UnitOfWork::commit`] (and the
 //!   `place_order` SQL function), by [`retry`] (an operator), and by apalis when a handler
 //!   reports a stored wait.
-//! - **Queued**: fetched by the worker named in `lock_by` and, since our workers do not
-//!   lock tasks (`jobs::run_workers`), also running. apalis' own `Running` is never
+//! - **Queued**: fetched by the worker named in `lock_by` (or by `jobs::run_due`, which
+//!   tests call to run due jobs at once, through the same fetch) and, since our workers do
+//!   not lock tasks (`jobs::run_workers`), also running. apalis' own `Running` is never
 //!   written by our workers; rows in it count as in progress all the same.
 //! - **Done**, **Failed**, **Killed**: apalis' acknowledgement of the handler's outcome.
 //!   A `Failed` row with attempts left is fetched again at once; one without, and a
@@ -46,8 +47,8 @@ mod wakeups;
 
 pub use announce::{Announcer, CHANNEL};
 pub use execution::{
-    Matching, counts, delete_finished, mark_awaiting, matching, postpone, push_once,
-    release_fetched, retry_later,
+    Matching, Taken, acknowledge, counts, delete_finished, mark_awaiting, matching, postpone,
+    push_once, register_runner, release_fetched, retry_later, take_due,
 };
 pub use ops::{JobRecord, JobState, Retry, list, retry};
 pub use unit_of_work::{Batch, JobRow, UnitOfWork, new_id, row};
