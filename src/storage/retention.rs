@@ -4,7 +4,7 @@
 
 use std::{future::Future, time::Duration};
 
-use sqlx::PgPool;
+use sqlx::{PgPool, postgres::PgQueryResult};
 
 use super::job_queue;
 
@@ -34,8 +34,8 @@ pub struct Pruned {
 pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::Error> {
     let retention_days = i32::try_from(retention_days).unwrap_or(i32::MAX);
     Ok(Pruned {
-        audit_rows: in_batches(|| async {
-            let deleted = sqlx::query!(
+        audit_rows: in_batches(|| {
+            sqlx::query!(
                 "DELETE FROM audit_logs WHERE log_id IN (
                      SELECT log_id FROM audit_logs
                      WHERE timestamp < NOW() - make_interval(days => $1) LIMIT $2)",
@@ -43,12 +43,10 @@ pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::E
                 BATCH,
             )
             .execute(pool)
-            .await?;
-            Ok(deleted.rows_affected())
         })
         .await?,
-        slack_events: in_batches(|| async {
-            let deleted = sqlx::query!(
+        slack_events: in_batches(|| {
+            sqlx::query!(
                 "DELETE FROM slack_events WHERE event_id IN (
                      SELECT event_id FROM slack_events
                      WHERE received_at < NOW() - make_interval(days => $1) LIMIT $2)",
@@ -56,12 +54,10 @@ pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::E
                 BATCH,
             )
             .execute(pool)
-            .await?;
-            Ok(deleted.rows_affected())
         })
         .await?,
-        outbox_rows: in_batches(|| async {
-            let deleted = sqlx::query!(
+        outbox_rows: in_batches(|| {
+            sqlx::query!(
                 "DELETE FROM outbox WHERE id IN (
                      SELECT id FROM outbox
                      WHERE published_at < NOW() - make_interval(days => $1) LIMIT $2)",
@@ -69,8 +65,6 @@ pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::E
                 BATCH,
             )
             .execute(pool)
-            .await?;
-            Ok(deleted.rows_affected())
         })
         .await?,
         finished_jobs: in_batches(|| job_queue::delete_finished(pool, BOOKKEEPING_DAYS, BATCH))
@@ -78,15 +72,16 @@ pub async fn prune(pool: &PgPool, retention_days: u32) -> Result<Pruned, sqlx::E
     })
 }
 
-/// Runs `batch` (which deletes up to [`BATCH`] rows) until it deletes fewer.
+/// Runs `batch` (which deletes up to [`BATCH`] rows) until it deletes fewer; how many it
+/// deleted in all.
 async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, sqlx::Error>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<u64, sqlx::Error>>,
+    Fut: Future<Output = Result<PgQueryResult, sqlx::Error>>,
 {
     let mut total = 0;
     loop {
-        let deleted = batch().await?;
+        let deleted = batch().await?.rows_affected();
         total += deleted;
         if deleted < BATCH as u64 {
             return Ok(total);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sqlx::{PgConnection, PgPool, types::Json};
+use sqlx::{PgConnection, PgPool, postgres::PgQueryResult, types::Json};
 
 use super::{AWAITS_KEY, FAILURES_KEY};
 
@@ -144,9 +144,13 @@ pub async fn counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::E
         .collect())
 }
 
-/// Deletes up to `batch` jobs that finished (`Done`) more than `days` ago; how many.
-pub async fn delete_finished(pool: &PgPool, days: i32, batch: i64) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query!(
+/// Deletes up to `batch` jobs that finished (`Done`) more than `days` ago.
+pub async fn delete_finished(
+    pool: &PgPool,
+    days: i32,
+    batch: i64,
+) -> Result<PgQueryResult, sqlx::Error> {
+    sqlx::query!(
         "DELETE FROM apalis.jobs WHERE id IN (
              SELECT id FROM apalis.jobs
              WHERE status = 'Done' AND done_at < NOW() - make_interval(days => $1) LIMIT $2)",
@@ -154,8 +158,7 @@ pub async fn delete_finished(pool: &PgPool, days: i32, batch: i64) -> Result<u64
         batch,
     )
     .execute(pool)
-    .await?;
-    Ok(deleted.rows_affected())
+    .await
 }
 
 /// A job taken to run by the caller ([`take_due`]).
