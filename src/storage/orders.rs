@@ -144,8 +144,14 @@ pub async fn place<S: Job, A: Job>(
         r#"SELECT o_run_id AS "o_run_id!", o_order_id AS "o_order_id!",
                   o_replaced AS "o_replaced!", o_run_created AS "o_run_created!",
                   o_orders_in_run AS "o_orders_in_run!", o_due_now AS "o_due_now!"
-           FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                            make_interval(secs => $15), make_interval(secs => $16), $17, $18)"#,
+           FROM place_order(
+               workspace => $1, channel => $2, orderer => $3, orderer_name => $4,
+               drink => $5, drink_size => $6, extras => $7, only_run_id => $8,
+               new_run_id => $9, new_order_id => $10, run_created => $11,
+               order_placed => $12, summary_job => $13, assign_job => $14,
+               summary_delay => make_interval(secs => $15),
+               assign_window => make_interval(secs => $16),
+               max_orders => $17, job_ids => $18)"#,
         order.workspace_id,
         order.channel_id,
         order.user_id,
