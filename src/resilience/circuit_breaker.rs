@@ -171,15 +171,39 @@ impl CircuitBreaker {
     }
 }
 
-/// Errors that mean "the database is unreachable", as opposed to a bad query.
+/// Errors that mean "the database could not be reached", as opposed to a bad query: any
+/// failure to establish or keep a connection, whatever variant sqlx gives it.
+///
+/// - `Io`, `Tls`: refused, reset, unreachable; a failed TLS handshake.
+/// - `Protocol`: the byte stream was not PostgreSQL's. A TCP proxy or load balancer whose
+///   backend is gone accepts the connection and then closes or resets it, and sqlx reports
+///   the answer to its `SSLRequest` or start-up message as a protocol violation. On a
+///   connection that has been talking, it means the stream broke; sqlx drops the connection.
+/// - `PoolTimedOut`: no connection could be had within the acquire timeout, which covers
+///   establishing one. A pool that is only busy also times out; the request guard tells the
+///   two apart (`api::guard_database`).
+/// - `PoolClosed`, `WorkerCrashed`: the pool or the connection's worker is gone.
+/// - `Database` with SQLSTATE class 08 (connection exception) or 57P01–57P03 (the server is
+///   shutting down, crashed, or is not yet accepting connections).
+///
+/// Everything else is an answer from a database that is there: a constraint violation, a
+/// decode error, no row.
 pub fn is_connection_error(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-    )
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_connection_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs the server sends about the connection itself rather than the statement.
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 #[cfg(test)]
@@ -250,9 +274,91 @@ mod tests {
         );
     }
 
+    /// Captures what the breaker logs while `body` runs.
+    fn logs_of(body: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, body);
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn opening_is_logged_and_shown_in_the_gauge() {
+        let b = breaker(2);
+        let logs = logs_of(|| {
+            b.observe::<()>(&Err(sqlx::Error::Protocol(
+                "unexpected response from SSLRequest: 0x00".into(),
+            )));
+            b.observe::<()>(&Err(sqlx::Error::Io(
+                std::io::ErrorKind::ConnectionReset.into(),
+            )));
+        });
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(
+            logs.contains("ERROR") && logs.contains("database circuit breaker opened"),
+            "{logs}"
+        );
+        assert!(
+            b.metrics.render().contains("circuit_breaker_state 1"),
+            "{}",
+            b.metrics.render()
+        );
+    }
+
     #[test]
-    fn only_connection_trouble_counts() {
-        assert!(is_connection_error(&sqlx::Error::PoolTimedOut));
-        assert!(!is_connection_error(&sqlx::Error::RowNotFound));
+    fn every_way_a_connection_fails_counts() {
+        let io = |kind| sqlx::Error::Io(std::io::Error::from(kind));
+        for failure in [
+            io(std::io::ErrorKind::ConnectionRefused),
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::UnexpectedEof),
+            io(std::io::ErrorKind::TimedOut),
+            sqlx::Error::Tls("invalid peer certificate: UnknownIssuer".into()),
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x48".into()),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+        ] {
+            assert!(is_connection_error(&failure), "{failure:?} counts");
+        }
+    }
+
+    #[test]
+    fn answers_from_a_database_that_is_there_do_not_count() {
+        for answer in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::ColumnNotFound("x".into()),
+            sqlx::Error::TypeNotFound {
+                type_name: "x".into(),
+            },
+        ] {
+            assert!(!is_connection_error(&answer), "{answer:?} does not count");
+        }
+    }
+
+    #[test]
+    fn connection_sqlstates_count_and_statement_ones_do_not() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03"] {
+            assert!(is_connection_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "57014", "53300"] {
+            assert!(!is_connection_sqlstate(code), "{code}");
+        }
     }
 }

@@ -83,6 +83,53 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
     );
 }
 
+/// A load balancer in front of PostgreSQL whose backend is gone accepts each connection and
+/// resets it during the start-up handshake. Those failures count like refusals.
+#[tokio::test]
+async fn connections_reset_during_the_handshake_open_the_circuit() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(
+        &proxy.address(),
+        &[
+            "--circuit-failure-threshold",
+            "3",
+            "--circuit-open-secs",
+            "1",
+            "--db-acquire-timeout-secs",
+            "2",
+        ],
+    )
+    .await;
+    assert_eq!(order(&app, "U1").await.0, 200);
+
+    proxy.accept_and_reset();
+    for user in ["U2", "U3", "U4"] {
+        let (status, body) = order(&app, user).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("service_unavailable")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        metric(&app.metrics().await, "circuit_breaker_state"),
+        Some(1.0),
+        "three reset handshakes opened it"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+
+    proxy.forward_again();
+    eventually("the circuit to close", || async {
+        app.get("/readyz").await.status() == 200
+    })
+    .await;
+    assert_eq!(
+        metric(&app.metrics().await, "circuit_breaker_state"),
+        Some(0.0)
+    );
+    assert_eq!(order(&app, "U5").await.0, 200);
+}
+
 /// The REST API's database failures count too (poem-openapi hands the guard their 503 as a
 /// plain response, which it used to take for a success).
 #[tokio::test]

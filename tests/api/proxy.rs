@@ -1,7 +1,12 @@
 //! A TCP proxy the tests can cut and restore, to stand for a network failure between the
 //! service and PostgreSQL or Kafka.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use std::time::Duration;
 
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -12,6 +17,9 @@ pub struct TcpProxy {
     pub port: u16,
     target: String,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Set: connections are accepted and reset at once, as by a load balancer whose
+    /// backend is gone.
+    resetting: Arc<AtomicBool>,
 }
 
 impl TcpProxy {
@@ -22,6 +30,7 @@ impl TcpProxy {
             port: listener.local_addr().unwrap().port(),
             target: target.to_owned(),
             tasks: Arc::default(),
+            resetting: Arc::default(),
         };
         proxy.serve(listener);
         proxy
@@ -38,6 +47,22 @@ impl TcpProxy {
         }
     }
 
+    /// Drops every connection but keeps listening: each new one is accepted, then reset
+    /// before a byte is read from it.
+    pub fn accept_and_reset(&self) {
+        self.resetting.store(true, Ordering::SeqCst);
+        let mut tasks = self.tasks.lock().unwrap();
+        // The first task is the accept loop; the rest are established pipes.
+        for pipe in tasks.drain(1..) {
+            pipe.abort();
+        }
+    }
+
+    /// Forwards new connections again after [`accept_and_reset`](Self::accept_and_reset).
+    pub fn forward_again(&self) {
+        self.resetting.store(false, Ordering::SeqCst);
+    }
+
     /// Listens again on the same port.
     pub async fn restore(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
@@ -47,8 +72,15 @@ impl TcpProxy {
     fn serve(&self, listener: TcpListener) {
         let target = self.target.clone();
         let tasks = self.tasks.clone();
+        let resetting = self.resetting.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if resetting.load(Ordering::SeqCst) {
+                    // Linger 0: closing sends RST, not FIN.
+                    let _ = socket2::SockRef::from(&inbound).set_linger(Some(Duration::ZERO));
+                    drop(inbound);
+                    continue;
+                }
                 let target = target.clone();
                 let pipe = tokio::spawn(async move {
                     if let Ok(mut outbound) = TcpStream::connect(&target).await {
