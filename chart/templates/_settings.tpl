@@ -1,11 +1,14 @@
 {{/* Every setting of the service as KEY: "value" lines (README "Configuration"). */}}
 {{- define "coffeebuddy.settings" -}}
 {{- with .Values.config }}
-DATABASE_URL: {{ .databaseUrl | quote }}
+DATABASE_URL: {{ include "coffeebuddy.databaseUrl" $ | quote }}
 DB_MAX_CONNECTIONS: {{ .dbMaxConnections | quote }}
 DB_MIN_CONNECTIONS: {{ .dbMinConnections | quote }}
 DB_ACQUIRE_TIMEOUT_SECS: {{ .dbAcquireTimeoutSecs | quote }}
 MAX_REQUESTS_IN_FLIGHT: {{ .maxRequestsInFlight | quote }}
+HTTP_HEADER_TIMEOUT_SECS: {{ .httpHeaderTimeoutSecs | quote }}
+HTTP_BODY_TIMEOUT_SECS: {{ .httpBodyTimeoutSecs | quote }}
+HTTP_IDLE_TIMEOUT_SECS: {{ .httpIdleTimeoutSecs | quote }}
 BIND_ADDR: "0.0.0.0:8080"
 SLACK_API_URL: {{ .slackApiUrl | quote }}
 SLACK_RATE_LIMIT_PER_MIN: {{ .slackRateLimitPerMin | quote }}
@@ -20,6 +23,7 @@ OIDC_ISSUER: {{ . | quote }}
 OIDC_JWKS_URL: {{ . | quote }}
 {{- end }}
 OIDC_AUDIENCE: {{ .oidcAudience | quote }}
+OIDC_WORKSPACE_CLAIM: {{ .oidcWorkspaceClaim | quote }}
 ASSIGN_WINDOW_SECS: {{ .assignWindowSecs | quote }}
 ASSIGN_MAX_ORDERS: {{ .assignMaxOrders | quote }}
 REMINDER_DELAY_SECS: {{ .reminderDelaySecs | quote }}
