@@ -36,6 +36,21 @@ pub struct Settings {
     #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", value_name = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_requests_in_flight: u32,
 
+    /// Seconds a connection has to deliver a request's head, from accept or from the first
+    /// byte of a kept-alive connection's next request; past it the connection is closed.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", value_name = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_header_timeout_secs: u64,
+
+    /// Seconds a request's body has to arrive after its head; past it the answer is 408.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_SECS", value_name = "HTTP_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_body_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    /// Longer than the 60 s for which Kong keeps upstream connections, so Kong, not the
+    /// service, closes an idle one, and never sends a request down one being closed.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", value_name = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 65, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_idle_timeout_secs: u64,
+
     /// HTTP listen address.
     #[arg(
         long,
@@ -95,6 +110,9 @@ pub struct Settings {
     /// Audience REST API tokens must carry.
     #[arg(long, env = "OIDC_AUDIENCE", value_name = "OIDC_AUDIENCE", default_value = "coffeebuddy", value_parser = parse_non_empty)]
     pub oidc_audience: String,
+    /// Token claim (a string or a list) naming the Slack workspaces a REST caller acts in.
+    #[arg(long, env = "OIDC_WORKSPACE_CLAIM", value_name = "OIDC_WORKSPACE_CLAIM", default_value = "slack_team_id", value_parser = parse_non_empty)]
+    pub oidc_workspace_claim: String,
 
     /// Assign a runner this many seconds after the run started…
     #[arg(long, env = "ASSIGN_WINDOW_SECS", value_name = "ASSIGN_WINDOW_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -324,12 +342,21 @@ mod tests {
         assert_eq!((s.db_max_connections, s.db_min_connections), (20, 5));
         assert_eq!(s.db_acquire_timeout(), Duration::from_secs(5));
         assert_eq!(s.max_requests_in_flight, 256);
+        assert_eq!(
+            (
+                s.http_header_timeout_secs,
+                s.http_body_timeout_secs,
+                s.http_idle_timeout_secs
+            ),
+            (10, 10, 65)
+        );
         assert_eq!(s.bind_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.slack_api_url.as_str(), "https://slack.com/api/");
         assert_eq!(s.slack_rate_limit_per_min, 50);
         assert!(s.kafka_brokers.is_none() && s.kafka_create_topics);
         assert_eq!(s.vault_role, "coffeebuddy");
         assert_eq!(s.oidc_audience, "coffeebuddy");
+        assert_eq!(s.oidc_workspace_claim, "slack_team_id");
         assert_eq!((s.assign_window_secs, s.assign_max_orders), (300, 5));
         assert_eq!(s.reminder_delay_secs, 300);
         assert_eq!(

@@ -4,16 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use clap::ValueEnum;
-use poem::{
-    EndpointExt, Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::EndpointExt;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{self, Admission, AppState},
+    api::{self, Admission, AppState, ConnectionLimits},
     auth::OidcVerifier,
     config::{ConfigError, Settings},
     events::{Relay, RelaySettings},
@@ -101,7 +98,8 @@ impl Default for Options {
 pub struct Application {
     role: Role,
     options: Options,
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
+    connection_limits: ConnectionLimits,
     port: u16,
     pool: PgPool,
     state: AppState,
@@ -201,7 +199,12 @@ impl Application {
             .as_ref()
             .zip(settings.jwks_url())
             .map(|(issuer, jwks)| {
-                Arc::new(OidcVerifier::new(issuer, jwks, &settings.oidc_audience))
+                Arc::new(OidcVerifier::new(
+                    issuer,
+                    jwks,
+                    &settings.oidc_audience,
+                    &settings.oidc_workspace_claim,
+                ))
             });
         if oidc.is_none() && role.runs_http() {
             tracing::info!("OIDC_ISSUER is not set: /api/v1 answers 401 to every request");
@@ -224,18 +227,15 @@ impl Application {
         };
 
         // Workers listen too, for probes and metrics (`api::ops_app`).
-        let acceptor = TcpListener::bind(settings.bind_addr)
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(settings.bind_addr)
             .await
             .map_err(|source| StartError::Bind {
                 addr: settings.bind_addr,
                 source,
             })?;
-        let port = acceptor
+        let port = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .unwrap_or(settings.bind_addr.port());
+            .map_or(settings.bind_addr.port(), |addr| addr.port());
         let vault = vault.map(|vault| VaultRefresh {
             vault,
             credentials,
@@ -247,7 +247,12 @@ impl Application {
             audit_retention_days: settings.audit_retention_days,
             role,
             options,
-            acceptor,
+            listener,
+            connection_limits: ConnectionLimits {
+                header: Duration::from_secs(settings.http_header_timeout_secs),
+                body: Duration::from_secs(settings.http_body_timeout_secs),
+                idle: Duration::from_secs(settings.http_idle_timeout_secs),
+            },
             port,
             pool,
             state,
@@ -296,11 +301,24 @@ impl Application {
         } else {
             api::ops_app(self.state.clone()).boxed()
         };
-        let (acceptor, stop) = (self.acceptor, shutdown.clone());
-        tasks.spawn(async move {
-            Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(app, stop.cancelled_owned(), Some(HTTP_DRAIN_TIMEOUT))
-                .await
+        tasks.spawn({
+            let (limits, metrics, stop) = (
+                self.connection_limits,
+                self.state.metrics.clone(),
+                shutdown.clone(),
+            );
+            async move {
+                api::serve(
+                    self.listener,
+                    app,
+                    limits,
+                    metrics,
+                    stop,
+                    HTTP_DRAIN_TIMEOUT,
+                )
+                .await;
+                Ok(())
+            }
         });
         if self.role.runs_workers() {
             tasks.spawn(jobs::run_workers(

@@ -2,7 +2,8 @@
 //! service accepts comes near it, and a handler must never buffer whatever a client sends.
 //! `/slack/*` reads its body here before checking the signature over it; the REST API's
 //! routes sit behind [`LimitBody`], since poem-openapi reads a JSON body whole, and before
-//! the handler has looked at the caller's token.
+//! the handler has looked at the caller's token. The body's time limit is the server's
+//! (`server`): a body that stops arriving ends in 408 here.
 
 use bytes::Bytes;
 use poem::{Body, Endpoint, Middleware, Request, Result};
@@ -25,6 +26,9 @@ pub async fn read_body(req: &mut Request) -> Result<Bytes, ApiError> {
         .await
         .map_err(|err| match err {
             poem::error::ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge,
+            poem::error::ReadBodyError::Io(err) if super::server::is_body_timeout(&err) => {
+                ApiError::RequestTimeout
+            }
             _ => ApiError::InvalidInput("the request body could not be read".into()),
         })
 }

@@ -12,6 +12,9 @@ pub enum ApiError {
     Signature(SignatureError),
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
+    /// The body did not arrive within `HTTP_BODY_TIMEOUT_SECS` of the request's head.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("{0}")]
     InvalidInput(String),
     #[error("the database is unavailable; try again shortly")]
@@ -29,6 +32,7 @@ impl ApiError {
         match self {
             ApiError::Signature(e) => e.code(),
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::InvalidInput(_) => "invalid_input",
             ApiError::ServiceUnavailable | ApiError::Overloaded => "service_unavailable",
             ApiError::Internal => "internal",
@@ -52,6 +56,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Signature(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ServiceUnavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -59,9 +64,14 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        poem::web::Json(json!({"error": self.code(), "message": self.to_string()}))
-            .with_status(self.status())
-            .into_response()
+        let response = poem::web::Json(json!({"error": self.code(), "message": self.to_string()}))
+            .with_status(self.status());
+        match self {
+            // The rest of the body may still be on its way: the connection cannot carry
+            // another request, so it is closed after this answer.
+            ApiError::RequestTimeout => response.with_header("connection", "close").into_response(),
+            _ => response.into_response(),
+        }
     }
 }
 

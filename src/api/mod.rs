@@ -5,6 +5,7 @@ mod body_limit;
 mod error;
 mod health;
 mod rest;
+mod server;
 mod slack_actions;
 mod slack_auth;
 mod slack_commands;
@@ -29,6 +30,7 @@ use serde_json::json;
 pub use admission::Admission;
 pub use body_limit::MAX_BODY_BYTES;
 pub use error::ApiError;
+pub use server::{ConnectionLimits, serve};
 pub use state::AppState;
 
 use health::HealthApi;
@@ -69,7 +71,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
             let state = guard.clone();
             async move { guard_database(&state, endpoint.call(request)).await }
         })
-        .with(slack_auth::VerifySlackSignature);
+        .with(slack_auth::VerifySlackSignature::default());
     Route::new()
         .nest("/slack", slack)
         .at("/metrics", get(metrics_text))
@@ -224,6 +226,18 @@ fn code_of(status: StatusCode) -> &'static str {
 /// 200 with an empty body: Slack's "received, nothing to show".
 fn acknowledge() -> Response {
     Response::builder().status(StatusCode::OK).finish()
+}
+
+/// A signed Slack request whose payload cannot be taken: a field missing or malformed, an
+/// id that is not a Slack id. Slack shows any answer but 200 as a broken app (and retries
+/// events), so the request gets `answer` with 200; the refusal is logged and counted as
+/// `invalid_input`.
+fn refuse_slack_payload(state: &AppState, route: &str, reason: &str, answer: Response) -> Response {
+    state
+        .metrics
+        .error(ApiError::InvalidInput(String::new()).code());
+    tracing::warn!(route, reason, "refused a Slack payload");
+    answer
 }
 
 /// What a `--role worker` process serves: probes and metrics, so Kubernetes can check it

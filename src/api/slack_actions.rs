@@ -6,14 +6,14 @@ use chrono::Utc;
 use poem::{Response, Result};
 use uuid::Uuid;
 
-use super::{acknowledge, error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
     slack::{
         escape::mention,
         payloads::BlockActions,
         views::{ACTION_CLOSE_ORDERS, ACTION_MARK_COMPLETE, ACTION_OPT_OUT, ACTION_VOLUNTEER},
     },
-    storage::job_queue::UnitOfWork,
+    storage::{job_queue::UnitOfWork, runs},
     workflows::jobs::SlackMessage,
     workflows::{
         Actor,
@@ -37,12 +37,29 @@ pub async fn handle(state: &AppState, click: BlockActions) -> Result<Response> {
     else {
         return Ok(acknowledge());
     };
-    let run_id = action
+    let Some(run_id) = action
         .value
         .as_deref()
         .and_then(|v| Uuid::parse_str(v).ok())
-        .ok_or_else(|| ApiError::InvalidInput("the button carries no run id".into()))?;
+    else {
+        let reason = "the button carries no run id";
+        return Ok(refuse_slack_payload(
+            state,
+            "interactions",
+            reason,
+            acknowledge(),
+        ));
+    };
     let user = click.user.id.as_str();
+    let run = runs::record(&state.pool, run_id)
+        .await
+        .map_err(|e| ApiError::from_database("button click", &e))?;
+    if run.is_some_and(|run| !click.comes_from(&run.workspace_id)) {
+        tracing::warn!(%run_id, "refused a click on a run of another workspace");
+        let text = "That coffee run belongs to another workspace.".to_owned();
+        tell(state, click.channel_id(), user, text).await?;
+        return Ok(acknowledge());
+    }
     let feedback = match action.action_id.as_str() {
         ACTION_MARK_COMPLETE => mark_complete(state, run_id, user).await,
         ACTION_OPT_OUT => cannot_run(state, run_id, user).await,

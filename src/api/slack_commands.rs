@@ -6,11 +6,13 @@ use poem::{
     IntoResponse, Response, Result, handler,
     web::{Data, Json},
 };
+use secrecy::ExposeSecret;
 
-use super::{acknowledge, error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
     slack::{
-        escape::escape,
+        escape::{escape, user_text},
+        modal_metadata,
         payloads::{OrderModalMetadata, SlashCommand},
         views,
     },
@@ -27,14 +29,20 @@ const HISTORY_LENGTH: i64 = 10;
 #[handler]
 pub async fn commands(state: Data<&AppState>, body: Vec<u8>) -> Result<Response> {
     let started = Instant::now();
-    let command: SlashCommand = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ApiError::InvalidInput(format!("not a slash command form: {e}")))?;
+    let command: SlashCommand = match serde_urlencoded::from_bytes(&body) {
+        Ok(command) => command,
+        Err(err) => {
+            let reason = format!("not a slash command form: {err}");
+            let answer = ephemeral("Sorry, I couldn't read that command. Please try again.");
+            return Ok(refuse_slack_payload(&state, "commands", &reason, answer));
+        }
+    };
     let (label, answer) = match command.command.as_str() {
         "/coffee" => ("/coffee", coffee(&state, &command).await),
         "/coffee-history" => ("/coffee-history", history(&state, &command).await),
         "/coffee-cancel" => ("/coffee-cancel", cancel(&state, &command).await),
         other => {
-            let text = format!("I don't know `{}`.\n{}", escape(other), help(&state));
+            let text = format!("I don't know `{}`.\n{}", user_text(other), help(&state));
             ("other", Ok(ephemeral(&text)))
         }
     };
@@ -53,11 +61,16 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
     if command.text.trim().eq_ignore_ascii_case("help") {
         return Ok(ephemeral(&help(state)));
     }
-    let trigger_id = command
-        .trigger_id
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::InvalidInput("trigger_id is missing".into()))?;
+    let Some(trigger_id) = command.trigger_id.as_deref().filter(|t| !t.is_empty()) else {
+        let answer =
+            ephemeral("Sorry, I couldn't open the order form. Please try `/coffee` again.");
+        return Ok(refuse_slack_payload(
+            state,
+            "commands",
+            "trigger_id is missing",
+            answer,
+        ));
+    };
     // Usuals are a nicety: a failing query must not keep the modal from opening. An
     // unreachable database is another matter: nobody could submit the order.
     let prefill = match order_form::prefill(&state.pool, &command.user_id).await {
@@ -70,11 +83,15 @@ async fn coffee(state: &AppState, command: &SlashCommand) -> Result<Response> {
             Default::default()
         }
     };
-    let metadata = serde_json::to_string(&OrderModalMetadata {
-        channel_id: command.channel_id.clone(),
-        workspace_id: Some(command.team_id.clone()),
-    })
-    .map_err(|_| ApiError::Internal)?;
+    let secret = state.secrets.signing_secret().ok_or(ApiError::Internal)?;
+    let metadata = modal_metadata::seal(
+        secret.expose_secret().as_bytes(),
+        &OrderModalMetadata {
+            channel_id: command.channel_id.clone(),
+            workspace_id: Some(command.team_id.clone()),
+        },
+        &command.user_id,
+    );
     let view = views::order_modal(&metadata, &prefill);
     if let Err(err) = state.pacer.take_now().await {
         tracing::warn!(error = %err, "could not count views.open against the Slack rate limit");

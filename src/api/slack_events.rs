@@ -6,7 +6,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 
-use super::{acknowledge, error::ApiError, state::AppState};
+use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
     slack::{payloads::EventCallback, views},
     storage::{job_queue::UnitOfWork, slack_events},
@@ -15,9 +15,15 @@ use crate::{
 
 #[handler]
 pub async fn events(state: Data<&AppState>, req: &Request, body: Vec<u8>) -> Result<Response> {
-    let event: Value = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::InvalidInput("the body is not an Events API JSON document".into())
-    })?;
+    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+        let reason = "the body is not an Events API JSON document";
+        return Ok(refuse_slack_payload(
+            &state,
+            "events",
+            reason,
+            acknowledge(),
+        ));
+    };
     match event["type"].as_str() {
         // Slack checks the Request URL by asking us to echo its challenge.
         Some("url_verification") => {
@@ -27,8 +33,19 @@ pub async fn events(state: Data<&AppState>, req: &Request, body: Vec<u8>) -> Res
             Ok(Json(json!({"challenge": challenge})).into_response())
         }
         Some("event_callback") => {
-            let callback: EventCallback = serde_json::from_value(event)
-                .map_err(|e| ApiError::InvalidInput(format!("not an event callback: {e}")))?;
+            let callback: EventCallback = match serde_json::from_value(event) {
+                Ok(callback) => callback,
+                Err(err) => {
+                    // Answered 200 all the same: Slack would retry anything else, in vain.
+                    let reason = format!("not an event callback: {err}");
+                    return Ok(refuse_slack_payload(
+                        &state,
+                        "events",
+                        &reason,
+                        acknowledge(),
+                    ));
+                }
+            };
             let retry = req.header("x-slack-retry-num");
             handle_callback(&state, &callback, retry).await?;
             Ok(acknowledge())

@@ -6,14 +6,16 @@ use poem::{
     IntoResponse, Response, Result, handler,
     web::{Data, Json},
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{acknowledge, error::ApiError, slack_actions, state::AppState};
+use super::{acknowledge, error::ApiError, refuse_slack_payload, slack_actions, state::AppState};
 use crate::{
     domain::{OrderField, OrderInput, OrderInputError},
     slack::{
-        payloads::{Interaction, OrderModalMetadata, ViewSubmission},
+        modal_metadata,
+        payloads::{Interaction, ViewSubmission},
         views,
     },
     workflows::place_order::{OrderRequest, PlaceOrderError, place_order_warm},
@@ -27,10 +29,32 @@ struct InteractionForm {
 #[handler]
 pub async fn interactions(state: Data<&AppState>, body: Vec<u8>) -> Result<Response> {
     let started = Instant::now();
-    let form: InteractionForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::InvalidInput("expected a form field `payload`".into()))?;
-    let interaction: Interaction = serde_json::from_str(&form.payload)
-        .map_err(|e| ApiError::InvalidInput(format!("payload is not an interaction: {e}")))?;
+    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
+        let reason = "expected a form field `payload`";
+        return Ok(refuse_slack_payload(
+            &state,
+            "interactions",
+            reason,
+            acknowledge(),
+        ));
+    };
+    let interaction: Interaction = match serde_json::from_str(&form.payload) {
+        Ok(interaction) => interaction,
+        Err(err) => {
+            let reason = format!("payload is not an interaction: {err}");
+            let answer = if is_view_submission(&form.payload) {
+                unreadable_submission()
+            } else {
+                acknowledge()
+            };
+            return Ok(refuse_slack_payload(
+                &state,
+                "interactions",
+                &reason,
+                answer,
+            ));
+        }
+    };
     let (label, answer) = match interaction {
         Interaction::ViewSubmission(submission) => {
             ("view_submission", submit_order(&state, submission).await)
@@ -46,22 +70,58 @@ pub async fn interactions(state: Data<&AppState>, body: Vec<u8>) -> Result<Respo
     answer
 }
 
+/// Whether an interaction that did not parse was a modal's submission, which Slack
+/// expects an answer to (an empty one closes the modal as if the order had been taken).
+fn is_view_submission(payload: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(payload).is_ok_and(|v| v["type"] == "view_submission")
+}
+
+/// The answer to a submission that cannot be taken: the modal stays open and says so.
+fn unreadable_submission() -> Response {
+    field_errors(&[OrderInputError {
+        field: OrderField::DrinkType,
+        message: "Sorry, this order form could not be read. Close it and run `/coffee` again."
+            .into(),
+    }])
+}
+
 /// A `view_submission` of the order modal (CONTRACT "Order submission").
 async fn submit_order(state: &AppState, submission: ViewSubmission) -> Result<Response> {
     if submission.view.callback_id != views::ORDER_MODAL_CALLBACK_ID {
         return Ok(acknowledge());
     }
-    let metadata: OrderModalMetadata = serde_json::from_str(&submission.view.private_metadata)
-        .ok()
-        .filter(|m: &OrderModalMetadata| !m.channel_id.is_empty())
-        .ok_or_else(|| ApiError::InvalidInput("private_metadata names no channel".into()))?;
-    let workspace_id = metadata
+    let secret = state.secrets.signing_secret().ok_or(ApiError::Internal)?;
+    let metadata = match modal_metadata::open(
+        secret.expose_secret().as_bytes(),
+        &submission.view.private_metadata,
+        &submission.user.id,
+    ) {
+        Ok(metadata) => metadata,
+        Err(err) => {
+            let reason = err.to_string();
+            return Ok(refuse_slack_payload(
+                state,
+                "interactions",
+                &reason,
+                unreadable_submission(),
+            ));
+        }
+    };
+    // `/coffee` names its workspace in the sealed metadata: on Enterprise Grid a
+    // submission's `team` can name another workspace of the org than the command did.
+    let Some(workspace_id) = metadata
         .workspace_id
-        .as_deref()
-        .filter(|w| !w.is_empty())
-        .or(submission.workspace_id())
-        .ok_or_else(|| ApiError::InvalidInput("the submission names no workspace".into()))?
-        .to_owned();
+        .clone()
+        .or_else(|| submission.workspace_id().map(str::to_owned))
+    else {
+        let reason = "the submission names no workspace";
+        return Ok(refuse_slack_payload(
+            state,
+            "interactions",
+            reason,
+            unreadable_submission(),
+        ));
+    };
     let values = &submission.view.state;
     let order = match OrderInput::parse(
         values.value("drink_type", "drink_type"),

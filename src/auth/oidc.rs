@@ -1,8 +1,10 @@
 //! Bearer JWTs checked against the issuer's JWKS: signature (RS256 or ES256 only: `none`
-//! and HMAC tokens are refused), `iss`, `aud`, `exp` and `nbf`. Keys are cached and fetched
-//! again on an unknown `kid`, or once they are an hour old, at most once a minute: a
-//! rotation is picked up, a key the issuer withdrew stops being trusted, and a flood of
-//! made-up key ids cannot hammer the issuer.
+//! and HMAC tokens are refused), `iss`, `aud`, `exp` and `nbf`. Only keys meant for
+//! signatures are used (`use` absent or `sig`), each with the algorithm its `alg` names.
+//! Keys are cached and fetched again on an unknown `kid`, or once they are an hour old, at
+//! most once a minute: a rotation is picked up, a key the issuer withdrew stops being
+//! trusted, and a flood of made-up key ids cannot hammer the issuer. A fetch holds no lock:
+//! requests with known keys go on while one request asks the issuer.
 
 use std::{
     collections::HashMap,
@@ -11,11 +13,12 @@ use std::{
 
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation, decode, decode_header,
-    jwk::{Jwk, JwkSet},
+    jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse},
 };
 use reqwest::Url;
 use serde::Deserialize;
-use tokio::sync::RwLock;
+use serde_json::Value;
+use tokio::sync::{Mutex, RwLock};
 
 /// The scope that may act on anything.
 pub const ADMIN_SCOPE: &str = "coffeebuddy:admin";
@@ -34,6 +37,16 @@ pub struct Caller {
     /// `sub`: a Slack user id.
     pub user_id: String,
     pub admin: bool,
+    /// The Slack workspaces the token names (`OIDC_WORKSPACE_CLAIM`): where the caller
+    /// may start, join and read runs. Empty: only what is the caller's own.
+    pub workspaces: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the caller may act in `workspace`.
+    pub fn acts_in(&self, workspace: &str) -> bool {
+        self.admin || self.workspaces.iter().any(|w| w == workspace)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,9 +69,29 @@ struct Claims {
     /// Space-separated scopes (RFC 8693 / Hydra's access tokens)…
     #[serde(default)]
     scope: Option<String>,
-    /// …or a list (`scp`), as some issuers send it.
+    /// …or `scp`, which issuers send as a list or as one space-separated string.
     #[serde(default)]
-    scp: Option<Vec<String>>,
+    scp: Option<StringOrList>,
+    /// Every other claim, among them the workspace claim, whose name is a setting.
+    #[serde(flatten)]
+    other: HashMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    List(Vec<String>),
+}
+
+impl StringOrList {
+    /// Each entry; a single string holds space-separated ones.
+    fn entries(&self) -> Vec<&str> {
+        match self {
+            StringOrList::One(one) => one.split_whitespace().collect(),
+            StringOrList::List(list) => list.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 struct KeyCache {
@@ -111,19 +144,25 @@ pub struct OidcVerifier {
     /// host, and issuers differ (Ory Hydra writes `iss` with it, others without).
     issuers: [String; 2],
     audience: String,
+    /// The claim naming the caller's workspaces (`OIDC_WORKSPACE_CLAIM`).
+    workspace_claim: String,
     jwks_url: Url,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
+    /// Held by the one request asking the issuer; others that need a fetch wait here,
+    /// not on the cache, so requests with known keys are never held up.
+    fetching: Mutex<()>,
     refetch_floor: Duration,
     keys_max_age: Duration,
 }
 
 impl OidcVerifier {
-    pub fn new(issuer: &Url, jwks_url: Url, audience: &str) -> Self {
+    pub fn new(issuer: &Url, jwks_url: Url, audience: &str, workspace_claim: &str) -> Self {
         let bare = issuer.as_str().trim_end_matches('/');
         Self {
             issuers: [bare.to_owned(), format!("{bare}/")],
             audience: audience.to_owned(),
+            workspace_claim: workspace_claim.to_owned(),
             jwks_url,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
@@ -134,6 +173,7 @@ impl OidcVerifier {
                 fetched_at: None,
                 failed: None,
             }),
+            fetching: Mutex::new(()),
             refetch_floor: REFETCH_FLOOR,
             keys_max_age: KEYS_MAX_AGE,
         }
@@ -185,12 +225,33 @@ impl OidcVerifier {
             .scope
             .iter()
             .flat_map(|s| s.split_whitespace())
-            .chain(claims.scp.iter().flatten().map(String::as_str))
+            .chain(claims.scp.iter().flat_map(StringOrList::entries))
             .any(|s| s == ADMIN_SCOPE);
+        let workspaces = self.workspaces(&claims.other)?;
         Ok(Caller {
             user_id: claims.sub,
             admin,
+            workspaces,
         })
+    }
+
+    /// The workspace claim's ids: a string or a list of them, each a Slack id.
+    fn workspaces(&self, claims: &HashMap<String, Value>) -> Result<Vec<String>, AuthError> {
+        let claim = &self.workspace_claim;
+        let ids: Vec<String> = match claims.get(claim) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(value) => StringOrList::deserialize(value)
+                .map_err(|_| AuthError::Invalid(format!("{claim} is not a string or a list")))?
+                .entries()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        };
+        for id in &ids {
+            crate::domain::check_slack_id(id)
+                .map_err(|e| AuthError::Invalid(format!("a workspace in {claim} {e}")))?;
+        }
+        Ok(ids)
     }
 
     async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), AuthError> {
@@ -200,14 +261,17 @@ impl OidcVerifier {
             Lookup::Refused(err) => return Err(err),
             Lookup::Fetch => {}
         }
-        let mut cache = self.cache.write().await;
-        // Another request may have fetched while this one waited for the lock.
-        match cache.lookup(kid, floor, max_age) {
+        // One request asks the issuer; the others needing a fetch wait for its answer.
+        let _fetching = self.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        match self.cache.read().await.lookup(kid, floor, max_age) {
             Lookup::Found(key) => return Ok(key),
             Lookup::Refused(err) => return Err(err),
             Lookup::Fetch => {}
         }
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        let mut cache = self.cache.write().await;
+        match fetched {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "fetched the OIDC issuer's keys");
                 *cache = KeyCache {
@@ -247,16 +311,30 @@ impl OidcVerifier {
     }
 }
 
-/// Signing keys we accept: RSA for RS256 and P-256 for ES256.
+/// Signing keys we accept: RSA for RS256 and P-256 for ES256, meant for signatures (`use`
+/// absent or `sig`), and naming no other algorithm than that (`alg`).
 fn usable_key(jwk: &Jwk) -> Option<(String, (Algorithm, DecodingKey))> {
     use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
-    let alg = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+    let (alg, declared) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
         AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
+            (Algorithm::ES256, KeyAlgorithm::ES256)
         }
         _ => return None,
     };
+    if matches!(
+        jwk.common.public_key_use,
+        Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+    ) {
+        return None;
+    }
+    if jwk
+        .common
+        .key_algorithm
+        .is_some_and(|named| named != declared)
+    {
+        return None;
+    }
     let kid = jwk.common.key_id.clone()?;
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some((kid, (alg, key)))

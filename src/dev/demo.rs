@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{LogFormat, Settings},
-    slack::signature,
+    slack::{modal_metadata, payloads::OrderModalMetadata, signature},
     startup::{Application, Options, Role, StartError},
 };
 
@@ -259,7 +259,7 @@ async fn submit_order(
         "user": {"id": user, "username": name_of(user), "team_id": "T0DEMO"},
         "view": {
             "callback_id": "coffee_order_modal",
-            "private_metadata": json!({"channel_id": CHANNEL}).to_string(),
+            "private_metadata": sealed_metadata(user),
             "state": {"values": {
                 "drink_type": {"drink_type": {"type": "static_select", "selected_option": option(drink)}},
                 "size": {"size": {"type": "radio_buttons", "selected_option": option(size)}},
@@ -270,6 +270,15 @@ async fn submit_order(
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("a form");
     let answer = post_signed(http, format!("{base}/slack/interactions"), body).await?;
     Ok(answer.json().await.unwrap_or(Value::Null))
+}
+
+/// The `private_metadata` `/coffee` would have given `user`'s modal.
+fn sealed_metadata(user: &str) -> String {
+    let metadata = OrderModalMetadata {
+        channel_id: CHANNEL.to_owned(),
+        workspace_id: Some("T0DEMO".to_owned()),
+    };
+    modal_metadata::seal(SIGNING_SECRET.as_bytes(), &metadata, user)
 }
 
 async fn click_complete(

@@ -60,8 +60,9 @@ impl Size {
     }
 }
 
-/// Free text such as "oat milk, extra shot": trimmed, at most [`Customizations::MAX_CHARS`]
-/// characters, no control characters other than line breaks. Empty means none.
+/// Free text such as "oat milk, extra shot": on one line (line breaks and tabs become
+/// spaces), trimmed, at most [`Customizations::MAX_CHARS`] characters, no other control
+/// characters. Empty means none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customizations(String);
 
@@ -69,14 +70,15 @@ impl Customizations {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(value: &str) -> Result<Option<Self>, &'static str> {
-        let trimmed = value.trim();
+        let one_line = value.replace("\r\n", " ").replace(['\n', '\r', '\t'], " ");
+        let trimmed = one_line.trim();
         if trimmed.is_empty() {
             return Ok(None);
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err("Keep customizations to 200 characters or fewer.");
         }
-        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        if trimmed.chars().any(char::is_control) {
             return Err("Customizations can't contain control characters.");
         }
         Ok(Some(Self(trimmed.to_owned())))
@@ -255,7 +257,12 @@ mod tests {
     #[test]
     fn control_characters_are_refused() {
         assert!(Customizations::parse("oat\u{0007}milk").is_err());
-        assert!(Customizations::parse("oat\nmilk").is_ok());
+    }
+
+    #[test]
+    fn line_breaks_and_tabs_become_spaces() {
+        let parsed = Customizations::parse("oat\nmilk\r\nextra\tshot\n").unwrap();
+        assert_eq!(parsed.unwrap().as_str(), "oat milk extra shot");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod escape;
+pub mod modal_metadata;
 pub mod payloads;
 pub mod signature;
 pub mod views;

@@ -1,9 +1,63 @@
 //! What Slack sends us, parsed once at the edge. Only the fields we use are declared;
-//! Slack adds fields freely and serde ignores the rest.
+//! Slack adds fields freely and serde ignores the rest. Every id and display name is
+//! checked as it is parsed (`domain::ids`): a payload with a malformed one does not parse.
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
+
+use crate::domain::{check_display_name, check_event_id, check_slack_id};
+
+/// A Slack id (`[A-Z0-9]`, bounded).
+fn slack_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    check_slack_id(&value).map_err(|e| D::Error::custom(format!("a Slack id {e}")))?;
+    Ok(value)
+}
+
+/// A Slack id, or nothing.
+fn optional_slack_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(id) = &value {
+        check_slack_id(id).map_err(|e| D::Error::custom(format!("a Slack id {e}")))?;
+    }
+    Ok(value)
+}
+
+/// A display name, or nothing.
+fn optional_display_name<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(name) = &value {
+        check_display_name(name).map_err(|e| D::Error::custom(format!("a user name {e}")))?;
+    }
+    Ok(value)
+}
+
+/// A message timestamp (`1712345678.123456`), or nothing.
+fn optional_message_ts<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(ts) = &value {
+        let well_formed =
+            !ts.is_empty() && ts.len() <= 32 && ts.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if !well_formed {
+            return Err(D::Error::custom("a message ts is digits and a dot"));
+        }
+    }
+    Ok(value)
+}
+
+/// An Events API event id.
+fn event_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    check_event_id(&value).map_err(|e| D::Error::custom(format!("event_id {e}")))?;
+    Ok(value)
+}
 
 /// A slash command (`application/x-www-form-urlencoded`).
 #[derive(Debug, Clone, Deserialize)]
@@ -11,10 +65,13 @@ pub struct SlashCommand {
     pub command: String,
     #[serde(default)]
     pub text: String,
+    #[serde(deserialize_with = "slack_id")]
     pub team_id: String,
+    #[serde(deserialize_with = "slack_id")]
     pub channel_id: String,
+    #[serde(deserialize_with = "slack_id")]
     pub user_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_display_name")]
     pub user_name: Option<String>,
     #[serde(default)]
     pub trigger_id: Option<String>,
@@ -33,17 +90,19 @@ pub enum Interaction {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Team {
+    #[serde(deserialize_with = "slack_id")]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {
+    #[serde(deserialize_with = "slack_id")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_display_name")]
     pub username: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_display_name")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_slack_id")]
     pub team_id: Option<String>,
 }
 
@@ -127,6 +186,13 @@ pub struct BlockActions {
 }
 
 impl BlockActions {
+    /// Whether the click comes from `workspace`: the team of the payload or of the user
+    /// (on Enterprise Grid the two can differ, and either may be absent).
+    pub fn comes_from(&self, workspace: &str) -> bool {
+        let team = self.team.as_ref().map(|t| t.id.as_str());
+        team == Some(workspace) || self.user.team_id.as_deref() == Some(workspace)
+    }
+
     /// Where the clicked message lives (a channel, or the DM with the bot).
     pub fn channel_id(&self) -> Option<&str> {
         self.channel
@@ -138,12 +204,13 @@ impl BlockActions {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Channel {
+    #[serde(deserialize_with = "slack_id")]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Container {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_slack_id")]
     pub channel_id: Option<String>,
 }
 
@@ -157,6 +224,7 @@ pub struct Action {
 /// An Events API callback (`event_callback`); only the fields `app_mention` needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventCallback {
+    #[serde(deserialize_with = "event_id")]
     pub event_id: String,
     pub event: InnerEvent,
 }
@@ -165,23 +233,28 @@ pub struct EventCallback {
 pub struct InnerEvent {
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_slack_id")]
     pub channel: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_message_ts")]
     pub ts: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_message_ts")]
     pub thread_ts: Option<String>,
 }
 
 /// What `/coffee` stores in the modal's `private_metadata`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct OrderModalMetadata {
+    #[serde(deserialize_with = "slack_id")]
     pub channel_id: String,
     /// The slash command's `team_id`, so the order joins the run that `/coffee-cancel`
     /// and `/coffee-history` in that channel see: on Enterprise Grid a submission's
     /// `team` can name another workspace of the org than the command did. Absent from
     /// modals opened before it was stored; the submission's own workspace then counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_slack_id"
+    )]
     pub workspace_id: Option<String>,
 }
 

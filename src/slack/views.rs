@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::escape::{escape, mention};
+use super::escape::{escape, mention, user_text};
 use crate::domain::{Customizations, DrinkType, RunStatus, Size, describe_order};
 
 pub const ORDER_MODAL_CALLBACK_ID: &str = "coffee_order_modal";
@@ -75,7 +75,7 @@ pub fn order_modal(private_metadata: &str, prefill: &ModalPrefill) -> Value {
             .map(|u| {
                 format!(
                     "*{}* ×{}",
-                    escape(&describe_order(
+                    user_text(&describe_order(
                         &u.size,
                         &u.drink_type,
                         u.customizations.as_deref()
@@ -169,7 +169,7 @@ pub fn order_confirmation(
                 "type": "mrkdwn",
                 "text": format!(
                     "☕ {headline}: *{}*\nCoffee run in <#{}>: {count}.",
-                    escape(order_description),
+                    user_text(order_description),
                     escape(channel_id)
                 ),
             },
@@ -267,7 +267,7 @@ fn order_lines(lines: &[SummaryLine]) -> Vec<String> {
             format!(
                 "• {}: {}",
                 mention(&l.user_id),
-                escape(&describe_order(
+                user_text(&describe_order(
                     &l.size,
                     &l.drink_type,
                     l.customizations.as_deref()

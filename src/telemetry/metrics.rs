@@ -18,11 +18,12 @@ use crate::domain::DrinkType;
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
 /// Error types pre-registered at zero so dashboards see the series before the first error.
-const KNOWN_ERROR_TYPES: [&str; 10] = [
+const KNOWN_ERROR_TYPES: [&str; 11] = [
     "invalid_signature",
     "request_expired",
     "invalid_input",
     "payload_too_large",
+    "request_timeout",
     "not_found",
     "method_not_allowed",
     "conflict",
@@ -48,6 +49,7 @@ struct Inner {
     slack_rate_limits: Counter<u64>,
     kafka_publish_failures: Counter<u64>,
     requests_shed: Counter<u64>,
+    connections_timed_out: Counter<u64>,
     jobs: Gauge<i64>,
     circuit_breaker_state: Gauge<i64>,
 }
@@ -108,6 +110,11 @@ impl Metrics {
                 "requests_shed_total",
                 "Requests refused with 503 because MAX_REQUESTS_IN_FLIGHT were in progress (probes and /metrics are never refused)",
             ),
+            connections_timed_out: counter(
+                &meter,
+                "http_connections_timed_out_total",
+                "HTTP connections closed for going past a time limit, by limit (header, idle); a body past its limit is answered 408 and counted in errors_total",
+            ),
             circuit_breaker_state: meter
                 .i64_gauge("circuit_breaker_state")
                 .with_description("Database circuit breaker: 0 closed, 1 open, 2 half-open")
@@ -167,6 +174,13 @@ impl Metrics {
         self.inner.requests_shed.add(1, &[]);
     }
 
+    /// A connection closed by a time limit (`header` or `idle`).
+    pub fn connection_timed_out(&self, limit: &'static str) {
+        self.inner
+            .connections_timed_out
+            .add(1, &[KeyValue::new("limit", limit)]);
+    }
+
     /// `circuit_breaker_state`: 0 closed, 1 open, 2 half-open.
     pub fn circuit_state(&self, gauge: i64) {
         self.inner.circuit_breaker_state.record(gauge, &[]);
@@ -220,6 +234,10 @@ impl Inner {
             &self.requests_shed,
         ] {
             counter.add(0, &[]);
+        }
+        for limit in ["header", "idle"] {
+            self.connections_timed_out
+                .add(0, &[KeyValue::new("limit", limit)]);
         }
         self.active_runs.record(0, &[]);
     }

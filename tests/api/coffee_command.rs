@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use crate::helpers::{
-    BOT_TOKEN, WORKSPACE, slack_call, slack_refusal, spawn_app, spawn_app_with, view_submission,
+    BOT_TOKEN, WORKSPACE, metric, slack_call, slack_refusal, spawn_app, spawn_app_with,
+    view_submission,
 };
 
 #[tokio::test]
@@ -128,7 +129,7 @@ async fn a_failing_views_open_gets_an_apology_not_an_error() {
 }
 
 #[tokio::test]
-async fn malformed_commands_get_invalid_input_never_a_5xx() {
+async fn malformed_commands_get_an_ephemeral_refusal_never_a_5xx() {
     let app = spawn_app().await;
     for body in [
         "not a form at all %%%".to_owned(),
@@ -149,10 +150,18 @@ async fn malformed_commands_get_invalid_input_never_a_5xx() {
                 body.clone(),
             )
             .await;
-        assert_eq!(response.status(), 422, "{body}");
-        let error: Value = response.json().await.unwrap();
-        assert_eq!(error["error"], "invalid_input");
+        // Slack shows anything but 200 as a broken app: the user is told instead.
+        assert_eq!(response.status(), 200, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["response_type"], "ephemeral", "{body}");
     }
+    assert_eq!(
+        metric(
+            &app.metrics().await,
+            "errors_total{error_type=\"invalid_input\"}"
+        ),
+        Some(3.0)
+    );
 }
 
 #[tokio::test]

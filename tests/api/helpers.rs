@@ -7,7 +7,7 @@ use clap::Parser;
 use coffeebuddy::{
     config::Settings,
     jobs::{JobContext, WorkerSettings},
-    slack::signature,
+    slack::{modal_metadata, payloads::OrderModalMetadata, signature},
     startup::{Application, Options, Role},
     storage::job_queue::{Announcer, Job, UnitOfWork},
 };
@@ -549,6 +549,15 @@ pub fn slash_command_body(command: &str, text: &str, user_id: &str, channel_id: 
     .unwrap()
 }
 
+/// The `private_metadata` `/coffee` gives `user_id`'s order modal in `channel_id`.
+pub fn sealed_metadata(user_id: &str, channel_id: &str) -> String {
+    let metadata = OrderModalMetadata {
+        channel_id: channel_id.to_owned(),
+        workspace_id: Some(WORKSPACE.to_owned()),
+    };
+    modal_metadata::seal(SIGNING_SECRET.as_bytes(), &metadata, user_id)
+}
+
 /// A `view_submission` payload shaped exactly as Slack sends it.
 pub fn view_submission(
     user_id: &str,
@@ -573,7 +582,7 @@ pub fn view_submission(
             "team_id": WORKSPACE,
             "type": "modal",
             "blocks": [],
-            "private_metadata": json!({"channel_id": channel_id}).to_string(),
+            "private_metadata": sealed_metadata(user_id, channel_id),
             "callback_id": "coffee_order_modal",
             "state": {"values": {
                 "drink_type": {"drink_type": {"type": "static_select", "selected_option": selected(drink)}},

@@ -2,6 +2,8 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
+
+use crate::helpers::WORKSPACE;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path},
@@ -50,7 +52,7 @@ pub fn oidc_settings(jwks: &MockServer) -> Vec<String> {
 
 pub fn claims(sub: &str, scope: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
-    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now - 5, "exp": now + 300, "scope": scope})
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now - 5, "exp": now + 300, "scope": scope, "slack_team_id": WORKSPACE})
 }
 
 /// Signs `claims` with a fixture key: `rsa-1` (RS256), `ec-1` (ES256) or `rsa-2` (rotated in later).

@@ -24,8 +24,8 @@ type BadOrder<'a> = (
 );
 
 use crate::helpers::{
-    ROOT_TS, WORKSPACE, eventually, metric, spawn_app, spawn_app_tuned, spawn_app_with,
-    view_submission,
+    ROOT_TS, WORKSPACE, eventually, metric, sealed_metadata, spawn_app, spawn_app_tuned,
+    spawn_app_with, view_submission,
 };
 
 #[tokio::test]
@@ -399,21 +399,44 @@ async fn each_bad_field_gets_its_error_and_nothing_is_stored() {
 }
 
 #[tokio::test]
-async fn malformed_interactions_get_invalid_input_never_a_5xx() {
+async fn malformed_or_forged_submissions_keep_the_modal_open_never_a_5xx() {
     let app = spawn_app().await;
-    let mut no_team = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
-    no_team["team"] = Value::Null;
-    no_team["user"].as_object_mut().unwrap().remove("team_id");
     let mut no_channel = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
     no_channel["view"]["private_metadata"] = json!("");
     let mut garbled_channel = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
     garbled_channel["view"]["private_metadata"] = json!("{\"channel_id\": 5}");
+    let mut unsealed = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    unsealed["view"]["private_metadata"] = json!("{\"channel_id\":\"C1\"}");
+    // Another channel than the one /coffee was run in.
+    let mut moved = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    let text = sealed_metadata("U1", "C1").replace("\"C1\"", "\"C2\"");
+    moved["view"]["private_metadata"] = json!(text);
+    // Another user's modal.
+    let mut borrowed = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    borrowed["view"]["private_metadata"] = json!(sealed_metadata("U2", "C1"));
+    // A workspace named in the metadata overrides the payload's team only when sealed.
+    let mut other_workspace = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    other_workspace["view"]["private_metadata"] =
+        json!(sealed_metadata("U1", "C1").replace(&format!("\"{WORKSPACE}\""), "\"TOTHER\""));
 
-    for payload in [no_team, no_channel, garbled_channel] {
+    for payload in [
+        no_channel,
+        garbled_channel,
+        unsealed,
+        moved,
+        borrowed,
+        other_workspace,
+    ] {
         let response = app.interaction(&payload).await;
-        assert_eq!(response.status(), 422);
+        assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_input");
+        assert_eq!(body["response_action"], "errors", "{payload}");
+        assert!(
+            body["errors"]["drink_type"]
+                .as_str()
+                .unwrap()
+                .contains("run `/coffee` again")
+        );
     }
     for body in [
         "nopayload=1",
@@ -427,8 +450,16 @@ async fn malformed_interactions_get_invalid_input_never_a_5xx() {
                 body.into(),
             )
             .await;
-        assert_eq!(response.status(), 422, "{body}");
+        assert_eq!(response.status(), 200, "{body}");
+        assert_eq!(response.text().await.unwrap(), "", "{body}");
     }
+    assert_eq!(
+        metric(
+            &app.metrics().await,
+            "errors_total{error_type=\"invalid_input\"}"
+        ),
+        Some(9.0)
+    );
     // Other modals and other interaction types are acknowledged and ignored.
     let mut other_modal = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
     other_modal["view"]["callback_id"] = json!("something_else");
@@ -444,6 +475,22 @@ async fn malformed_interactions_get_invalid_input_never_a_5xx() {
         .await
         .unwrap();
     assert_eq!(orders, 0);
+}
+
+/// On Enterprise Grid a submission's team can be another workspace of the org than the
+/// one `/coffee` ran in, or absent: the sealed metadata's workspace counts.
+#[tokio::test]
+async fn the_sealed_workspace_counts_whatever_the_submissions_team() {
+    let app = spawn_app().await;
+    let mut no_team = view_submission("U1", "C1", Some("Latte"), Some("Large"), None);
+    no_team["team"] = Value::Null;
+    no_team["user"].as_object_mut().unwrap().remove("team_id");
+    assert_eq!(app.interaction(&no_team).await.status(), 200);
+    let workspace: String = sqlx::query_scalar("SELECT workspace_id FROM coffee_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(workspace, WORKSPACE);
 }
 
 #[tokio::test]
@@ -473,29 +520,95 @@ async fn orders_are_refused_once_a_runner_is_assigned() {
     assert_eq!(orders, 1);
 }
 
+/// What a user types into customizations, trying every way text can act in Slack: a
+/// broadcast, a fake link, formatting, a bare URL and domain, and a line break drawing a
+/// fake order line under the real ones.
+const SNEAKY: &str = "<!channel> & <https://evil.example|click> *bold* _it_ ~no~ `code` http://x.example\n• <@U2>: Large Mocha";
+
+/// What none of Slack's surfaces may show of [`SNEAKY`] as it was typed.
+const FORGED: [&str; 10] = [
+    "<!channel>",
+    "<https://",
+    "<@U2>",
+    "*bold*",
+    "_it_",
+    "~no~",
+    "`code`",
+    "http://",
+    "evil.example",
+    "x.example",
+];
+
 #[tokio::test]
-async fn user_text_is_escaped_before_it_reaches_slack() {
-    let app = spawn_app().await;
-    let sneaky = "<!channel> & <https://evil.example|click>";
+async fn user_text_cannot_ping_link_format_or_draw_on_any_slack_surface() {
+    let app = spawn_app_with(&["--assign-max-orders", "2", "--reminder-delay-secs", "1"]).await;
     let response = app
-        .submit_order("U1", "C1", Some("Latte"), Some("Large"), Some(sneaky))
+        .submit_order("U1", "C1", Some("Latte"), Some("Large"), Some(SNEAKY))
         .await;
-    let body: Value = response.json().await.unwrap();
-    let confirmation = body["view"]["blocks"][0]["text"]["text"].as_str().unwrap();
-    assert!(!confirmation.contains("<!channel>"), "{confirmation}");
-    app.wait_for_jobs().await;
-    let post = &app.slack_calls("chat.postMessage").await[0];
-    let line = post["blocks"][1]["text"]["text"].as_str().unwrap();
+    let confirmation: Value = response.json().await.unwrap();
+    // The second order reaches ASSIGN_MAX_ORDERS: the runner's DM and, a second later,
+    // the reminder list the sneaky order too.
+    app.submit_order("U3", "C1", Some("Mocha"), Some("Small"), None)
+        .await;
+    eventually("the reminder", || async {
+        app.wait_for_jobs().await;
+        app.slack_calls("chat.postMessage")
+            .await
+            .iter()
+            .any(|p| p["text"].as_str().unwrap_or("").starts_with("Reminder"))
+    })
+    .await;
+    // The usuals shown in the next modal.
     assert_eq!(
-        line,
-        "• <@U1>: Large Latte (&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;)"
+        app.slash_command("/coffee", "", "U1", "C2").await.status(),
+        200
     );
-    // Stored as typed: escaping is for Slack, not for the data.
-    let stored: String = sqlx::query_scalar("SELECT customizations FROM orders")
-        .fetch_one(&app.pool)
-        .await
+    app.wait_for_jobs().await;
+
+    let mut surfaces = vec![("the confirmation modal", confirmation)];
+    for method in ["chat.postMessage", "chat.update"] {
+        for call in app.slack_calls(method).await {
+            surfaces.push((method, call));
+        }
+    }
+    let modal = app.slack_calls("views.open").await.remove(0)["view"].clone();
+    // The usuals are shown; the customizations field is prefilled for editing, and an
+    // input's value is never parsed as markup.
+    let blocks = modal["blocks"].as_array().unwrap();
+    surfaces.push(("the modal's usuals", blocks[0].clone()));
+    assert_eq!(blocks[0]["block_id"], "usuals");
+    let prefilled = blocks
+        .iter()
+        .find(|b| b["block_id"] == "customizations")
         .unwrap();
-    assert_eq!(stored, sneaky);
+    assert_eq!(
+        prefilled["element"]["initial_value"],
+        SNEAKY.replace('\n', " ")
+    );
+    // The root message (and any update of it), the assignment reply, the runner's DM,
+    // the reminder and the modal's usuals, besides the confirmation.
+    assert!(surfaces.len() >= 6, "{surfaces:?}");
+    let mut shown = 0;
+    for (surface, call) in &surfaces {
+        let text = call.to_string();
+        for forged in FORGED {
+            assert!(!text.contains(forged), "{surface} shows {forged}: {text}");
+        }
+        if text.contains("bold") {
+            shown += 1;
+        }
+    }
+    assert!(
+        shown >= 6,
+        "the order is shown, neutralised, on each surface"
+    );
+    // Stored on one line, otherwise as typed: neutralising is for Slack, not the data.
+    let stored: String =
+        sqlx::query_scalar("SELECT customizations FROM orders WHERE user_id = 'U1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, SNEAKY.replace('\n', " "));
 }
 
 #[tokio::test]

@@ -148,8 +148,13 @@ async fn without_an_issuer_the_api_answers_401() {
 async fn keys_are_fetched_again_for_an_unknown_kid_at_most_once_a_minute() {
     let jwks = oidc::jwks_server("jwks.json").await;
     let url = Url::parse(&format!("{}/.well-known/jwks.json", jwks.uri())).unwrap();
-    let verifier = OidcVerifier::new(&Url::parse(ISSUER).unwrap(), url, oidc::AUDIENCE)
-        .with_refetch_floor(Duration::from_millis(300));
+    let verifier = OidcVerifier::new(
+        &Url::parse(ISSUER).unwrap(),
+        url,
+        oidc::AUDIENCE,
+        "slack_team_id",
+    )
+    .with_refetch_floor(Duration::from_millis(300));
     assert!(verifier.verify(&oidc::user_token("U1")).await.is_ok());
     // The issuer rotates to a new key.
     oidc::serve_jwks(&jwks, "jwks-rotated.json").await;
@@ -175,7 +180,12 @@ async fn keys_are_fetched_again_for_an_unknown_kid_at_most_once_a_minute() {
 /// A verifier of the test's own against `jwks`, for the issuer `issuer`.
 fn verifier(jwks: &wiremock::MockServer, issuer: &str) -> OidcVerifier {
     let url = Url::parse(&format!("{}/.well-known/jwks.json", jwks.uri())).unwrap();
-    OidcVerifier::new(&Url::parse(issuer).unwrap(), url, oidc::AUDIENCE)
+    OidcVerifier::new(
+        &Url::parse(issuer).unwrap(),
+        url,
+        oidc::AUDIENCE,
+        "slack_team_id",
+    )
 }
 
 #[tokio::test]

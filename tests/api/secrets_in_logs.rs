@@ -13,9 +13,11 @@ use wiremock::{
     matchers::{method, path},
 };
 
+use coffeebuddy::slack::{modal_metadata, payloads::OrderModalMetadata};
+
 use crate::{
     helpers::{
-        TestDatabase, button_click, eventually_within, free_port, slash_command_body,
+        TestDatabase, WORKSPACE, button_click, eventually_within, free_port, slash_command_body,
         view_submission,
     },
     oidc,
@@ -118,7 +120,18 @@ async fn a_whole_run_logs_no_secret() {
     )
     .await;
     for user in ["U1", "U2"] {
-        let payload = view_submission(user, "C1", Some("Latte"), Some("Large"), Some("oat milk"));
+        let mut payload =
+            view_submission(user, "C1", Some("Latte"), Some("Large"), Some("oat milk"));
+        // Sealed with this service's signing secret, as its `/coffee` would have.
+        let metadata = OrderModalMetadata {
+            channel_id: "C1".into(),
+            workspace_id: Some(WORKSPACE.into()),
+        };
+        payload["view"]["private_metadata"] = json!(modal_metadata::seal(
+            SIGNING_SECRET.as_bytes(),
+            &metadata,
+            user
+        ));
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         assert_eq!(
             signed(&http, &base, "/slack/interactions", form, body)

@@ -7,9 +7,12 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{BearerToken, RestError, RestTags, authenticate, models, require_admin};
+use super::{
+    BearerToken, RestError, RestTags, authenticate, models, require_admin, require_workspace,
+};
 use crate::{
     api::state::AppState,
+    domain::check_slack_id,
     storage::{
         job_queue::{self, JobState},
         runs,
@@ -66,7 +69,7 @@ impl OpsApi {
     }
 
     /// Runs made per active user of a workspace over FAIRNESS_WINDOW_DAYS, and their
-    /// standard deviation.
+    /// standard deviation: for callers whose token names the workspace, or admins.
     #[oai(path = "/fairness", method = "get")]
     async fn fairness(
         &self,
@@ -74,10 +77,10 @@ impl OpsApi {
         auth: BearerToken,
         workspace_id: Query<String>,
     ) -> Result<Json<models::Fairness>, RestError> {
-        authenticate(&state, &auth).await?;
-        if workspace_id.0.trim().is_empty() {
-            return Err(RestError::invalid("workspace_id is required"));
-        }
+        let caller = authenticate(&state, &auth).await?;
+        check_slack_id(&workspace_id.0)
+            .map_err(|e| RestError::invalid(&format!("workspace_id {e}")))?;
+        require_workspace(&caller, &workspace_id.0)?;
         let window_days = state.rules.fairness_window_days;
         let counts = runs::runs_per_user(&state.pool, &workspace_id.0, window_days)
             .await

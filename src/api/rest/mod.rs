@@ -27,8 +27,11 @@ pub enum RestTags {
     Ops,
 }
 
-/// An access token from the company's OIDC issuer; `sub` is the caller's Slack user id and
-/// the scope `coffeebuddy:admin` may act on anything.
+/// An access token from the company's OIDC issuer; `sub` is the caller's Slack user id, the
+/// workspace claim (`OIDC_WORKSPACE_CLAIM`, default `slack_team_id`, a string or a list)
+/// names the Slack workspaces the caller may start, join and read runs in, and the scope
+/// `coffeebuddy:admin` may act on anything. Without the claim a caller may read only their
+/// own preferences and the runs they took part in.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerToken(Bearer);
@@ -47,6 +50,17 @@ async fn authenticate(state: &AppState, token: &BearerToken) -> Result<Caller, R
             other => RestError::unauthenticated(&other.to_string()),
         }
     })
+}
+
+/// Refuses a caller whose token does not name `workspace` (admins act anywhere).
+fn require_workspace(caller: &Caller, workspace: &str) -> Result<(), RestError> {
+    if caller.acts_in(workspace) {
+        Ok(())
+    } else {
+        Err(RestError::unauthorized(
+            "your token does not name this workspace (OIDC_WORKSPACE_CLAIM)",
+        ))
+    }
 }
 
 fn require_admin(caller: &Caller) -> Result<(), RestError> {

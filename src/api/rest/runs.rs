@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::{BearerToken, RestError, RestTags, authenticate, models};
+use super::{BearerToken, RestError, RestTags, authenticate, models, require_workspace};
 use crate::{
     api::state::AppState,
     auth::Caller,
@@ -29,7 +29,7 @@ pub enum Created {
 #[OpenApi(prefix_path = "/api/v1", tag = "RestTags::Runs")]
 impl RunsApi {
     /// Starts a coffee run in a channel with the caller's order (409 if the channel has an
-    /// active run: order into that one instead).
+    /// active run: order into that one instead). The caller's token must name the workspace.
     #[oai(path = "/runs", method = "post")]
     async fn create_run(
         &self,
@@ -45,6 +45,7 @@ impl RunsApi {
         ] {
             check_slack_id(value).map_err(|e| RestError::invalid(&format!("{field} {e}")))?;
         }
+        require_workspace(&caller, &body.workspace_id)?;
         let order = parse_order(&body.drink_type, &body.size, body.customizations.as_deref())?;
         let request = OrderRequest {
             workspace_id: body.workspace_id,
@@ -79,7 +80,7 @@ impl RunsApi {
     }
 
     /// Places or replaces the caller's order in the run (409 once a runner is picked or the
-    /// run is over).
+    /// run is over). The caller's token must name the run's workspace.
     #[oai(path = "/runs/:run_id/orders", method = "post")]
     async fn add_order(
         &self,
@@ -94,6 +95,7 @@ impl RunsApi {
             .await
             .map_err(|e| RestError::database("load run", &e))?
             .ok_or_else(|| RestError::not_found("no such run"))?;
+        require_workspace(&caller, &run.workspace_id)?;
         let request = OrderRequest {
             workspace_id: run.workspace_id,
             channel_id: run.channel_id,

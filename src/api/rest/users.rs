@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{BearerToken, RestError, RestTags, authenticate, models};
-use crate::{api::state::AppState, storage::preferences};
+use crate::{api::state::AppState, domain::check_slack_id, storage::preferences};
 
 pub struct UsersApi;
 
@@ -19,6 +19,7 @@ impl UsersApi {
         user_id: Path<String>,
     ) -> Result<Json<Vec<models::Preference>>, RestError> {
         let caller = authenticate(&state, &auth).await?;
+        check_slack_id(&user_id.0).map_err(|e| RestError::invalid(&format!("user_id {e}")))?;
         if caller.user_id != user_id.0 && !caller.admin {
             return Err(RestError::unauthorized(
                 "you can only read your own preferences",
