@@ -31,7 +31,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use coffeebuddy::slack::signature;
+use coffeebuddy::slack::{modal_metadata, payloads::OrderModalMetadata, signature};
 use futures::StreamExt;
 use poem::{
     EndpointExt, Route, Server, handler,
@@ -488,11 +488,16 @@ fn signed_request(kind: Kind, n: usize) -> SignedRequest {
         Kind::Order => {
             let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
             let drinks = ["Latte", "Espresso", "Cappuccino", "Americano", "Mocha"];
+            let metadata = OrderModalMetadata {
+                channel_id: channel.clone(),
+                workspace_id: Some("T0BENCH".to_owned()),
+            };
+            let metadata = modal_metadata::seal(SECRET.as_bytes(), &metadata, &user);
             let payload = json!({
                 "type": "view_submission",
                 "team": {"id": "T0BENCH"},
                 "user": {"id": user, "username": user, "team_id": "T0BENCH"},
-                "view": {"callback_id": "coffee_order_modal", "private_metadata": json!({"channel_id": channel}).to_string(),
+                "view": {"callback_id": "coffee_order_modal", "private_metadata": metadata,
                     "state": {"values": {
                         "drink_type": {"drink_type": {"type": "static_select", "selected_option": option(drinks[n % 5])}},
                         "size": {"size": {"type": "radio_buttons", "selected_option": option("Medium")}},
