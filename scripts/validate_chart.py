@@ -1,8 +1,10 @@
 """Renders the Helm chart offline and validates every manifest against the Kubernetes
 schemas (scripts/validate-deploy.sh runs this in its own virtualenv). Also checks that
-every NetworkPolicy egress rule names its destinations, that the production values connect
-to PostgreSQL with sslmode=verify-full and a mounted CA, and that the chart refuses values
-that would loosen either."""
+every NetworkPolicy egress rule names its destinations; that the production values connect
+to PostgreSQL with sslmode=verify-full and a mounted CA, and to Kafka over sasl_ssl with
+the CA mounted in the worker pods where KAFKA_SSL_CA_LOCATION says, on the port the
+egress rule allows; that only Slack goes through the outbound proxy, which the egress
+rules let the pods reach; and that the chart refuses values that would loosen any of it."""
 
 import copy
 import ipaddress
@@ -26,11 +28,13 @@ PRODUCTION = CHART / "values-production.yaml"
 # An egress ipBlock spanning the whole internet must leave these out (values.yaml,
 # "Database TLS and egress"): the cluster's and the corporate network's addresses.
 PRIVATE = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
-
-
-def render(values_file):
-    values = yaml.safe_load(values_file.read_text()) if values_file else {}
-    return render_values(values)
+KAFKA_FILES = ("KAFKA_SSL_CA_LOCATION", "KAFKA_SSL_CERTIFICATE_LOCATION", "KAFKA_SSL_KEY_LOCATION")
+# Production with Vault off (SASL credentials from existingSecret) and a client certificate:
+# the chart's other Kafka paths, rendered and schema-checked like the values files.
+NO_VAULT_MTLS = {
+    "vault": {"enabled": False},
+    "kafka": {"tls": {"clientSecret": "coffeebuddy-kafka-client"}},
+}
 
 
 def render_values(values):
@@ -78,45 +82,228 @@ def egress_problems(documents):
     return problems, rules
 
 
+def configmaps(documents):
+    return {d["metadata"]["name"]: d.get("data") or {} for d in documents if d["kind"] == "ConfigMap"}
+
+
+def workloads(documents):
+    """(where, workload, pod spec, container) for every container of every Deployment and Job."""
+    for workload in (d for d in documents if d["kind"] in ("Deployment", "Job")):
+        pod = workload["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            yield f"{workload['kind']}/{workload['metadata']['name']}", workload, pod, container
+
+
+def component(workload):
+    return workload["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+def container_env(container, maps):
+    """The container's plain values: its ConfigMaps' (envFrom), then its env `value`s."""
+    env = {}
+    for source in container.get("envFrom") or []:
+        if "configMapRef" in source:
+            env.update(maps.get(source["configMapRef"]["name"], {}))
+    for entry in container.get("env") or []:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+    return env
+
+
+def secret_refs(container):
+    """{name: secretKeyRef} for the container's env entries taken from a Secret."""
+    return {
+        entry["name"]: entry["valueFrom"]["secretKeyRef"]
+        for entry in container.get("env") or []
+        if "secretKeyRef" in (entry.get("valueFrom") or {})
+    }
+
+
+def mounted_file_problem(where, pod, container, path):
+    """None if `path` is a file that a Secret or ConfigMap volume of the pod provides."""
+    directory, file = posixpath.split(path)
+    mount = next((m for m in container.get("volumeMounts") or [] if m["mountPath"].rstrip("/") == directory), None)
+    volume = {v["name"]: v for v in pod.get("volumes") or []}.get(mount["name"]) if mount else None
+    source = volume and (volume.get("secret") or volume.get("configMap"))
+    if not source:
+        return f"{where}: nothing from a Secret or ConfigMap is mounted at {directory}"
+    items = source.get("items")
+    if items is not None and file not in {item["path"] for item in items}:
+        return f"{where}: the volume at {directory} has no {file}"
+    return None
+
+
 def database_tls_problems(documents):
     """Every container given DATABASE_URL (ConfigMap or inline) asks for verify-full with
     a sslrootcert that a volume of its pod provides."""
     problems, checked = [], []
-    configmaps = {d["metadata"]["name"]: d.get("data") or {} for d in documents if d["kind"] == "ConfigMap"}
-    for workload in (d for d in documents if d["kind"] in ("Deployment", "Job")):
-        pod = workload["spec"]["template"]["spec"]
-        volumes = {v["name"]: v for v in pod.get("volumes") or []}
-        for container in pod["containers"]:
-            where = f"{workload['kind']}/{workload['metadata']['name']}"
-            url = None
-            for source in container.get("envFrom") or []:
-                if "configMapRef" in source:
-                    url = configmaps.get(source["configMapRef"]["name"], {}).get("DATABASE_URL", url)
-            for env in container.get("env") or []:
-                if env["name"] == "DATABASE_URL" and "value" in env:
-                    url = env["value"]
-            if url is None:
-                problems.append(f"{where}: no DATABASE_URL")
-                continue
-            query = parse_qs(urlsplit(url).query)
-            if query.get("sslmode") != ["verify-full"]:
-                problems.append(f"{where}: DATABASE_URL without sslmode=verify-full: {url}")
-            roots = query.get("sslrootcert") or []
-            if len(roots) != 1:
-                problems.append(f"{where}: DATABASE_URL without one sslrootcert: {url}")
-                continue
-            directory, file = posixpath.split(roots[0])
-            mount = next((m for m in container.get("volumeMounts") or [] if m["mountPath"].rstrip("/") == directory), None)
-            volume = volumes.get(mount["name"]) if mount else None
-            source = volume and (volume.get("secret") or volume.get("configMap"))
-            if not source:
-                problems.append(f"{where}: nothing from a Secret or ConfigMap is mounted at {directory}")
-                continue
-            items = source.get("items")
-            if items is not None and file not in {item["path"] for item in items}:
-                problems.append(f"{where}: the volume at {directory} has no {file}")
-            checked.append(where)
+    maps = configmaps(documents)
+    for where, _, pod, container in workloads(documents):
+        url = container_env(container, maps).get("DATABASE_URL")
+        if url is None:
+            problems.append(f"{where}: no DATABASE_URL")
+            continue
+        query = parse_qs(urlsplit(url).query)
+        if query.get("sslmode") != ["verify-full"]:
+            problems.append(f"{where}: DATABASE_URL without sslmode=verify-full: {url}")
+        roots = query.get("sslrootcert") or []
+        if len(roots) != 1:
+            problems.append(f"{where}: DATABASE_URL without one sslrootcert: {url}")
+            continue
+        problem = mounted_file_problem(where, pod, container, roots[0])
+        if problem:
+            problems.append(problem)
+            continue
+        checked.append(where)
     return problems, checked
+
+
+def namespace_of(host):
+    """The namespace of an in-cluster Service name (<name>.<namespace>.svc[.cluster.local]
+    or a pod under it), else None."""
+    labels = host.lower().rstrip(".").split(".")
+    for suffix in (["svc", "cluster", "local"], ["svc"]):
+        if labels[-len(suffix):] == suffix and len(labels) - len(suffix) >= 2:
+            return labels[-len(suffix) - 1]
+    return None
+
+
+def egress_ports(documents, namespace):
+    """TCP ports the NetworkPolicies let the pods reach in `namespace`."""
+    ports = set()
+    for policy in (d for d in documents if d["kind"] == "NetworkPolicy"):
+        for rule in policy["spec"].get("egress") or []:
+            names = {
+                (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                for peer in rule.get("to") or []
+            }
+            if namespace in names:
+                ports |= {p["port"] for p in rule.get("ports") or [] if p.get("protocol", "TCP") == "TCP"}
+    return ports
+
+
+def kafka_problems(documents, protocol, mechanism, *, ca, client, sasl_secret):
+    """Kafka as the worker pods see it: the protocol and mechanism; KAFKA_SSL_CA_LOCATION
+    (with `ca`) and the client certificate and key (with `client`) naming files mounted from
+    a Secret or ConfigMap, in worker pods only; SASL credentials from existingSecret's
+    optional keys (with `sasl_secret`) or from nowhere (Vault); and egress to every
+    broker's namespace on exactly the brokers' ports."""
+    problems, notes = [], []
+    maps = configmaps(documents)
+    workers = 0
+    for where, workload, pod, container in workloads(documents):
+        env = container_env(container, maps)
+        refs = secret_refs(container)
+        if env.get("KAFKA_SECURITY_PROTOCOL") != protocol:
+            problems.append(f"{where}: KAFKA_SECURITY_PROTOCOL={env.get('KAFKA_SECURITY_PROTOCOL')}, not {protocol}")
+        if env.get("KAFKA_SASL_MECHANISM") != mechanism:
+            problems.append(f"{where}: KAFKA_SASL_MECHANISM={env.get('KAFKA_SASL_MECHANISM')}, not {mechanism}")
+        if sasl_secret and component(workload) == "worker":
+            for name, key in (("KAFKA_SASL_USERNAME", "kafka-sasl-username"), ("KAFKA_SASL_PASSWORD", "kafka-sasl-password")):
+                ref = refs.get(name)
+                if not ref or ref.get("key") != key or not ref.get("optional"):
+                    problems.append(f"{where}: {name} is not the optional key {key} of a Secret: {ref}")
+        elif sasl_secret:
+            # Only the workers' relay connects, and only it checks Kafka's settings.
+            problems += [f"{where}: {name} outside the workers" for name in refs if name.startswith("KAFKA_SASL_")]
+        else:
+            problems += [f"{where}: {name} from a Secret (Vault supplies it)" for name in refs if name.startswith("KAFKA_SASL_")]
+        files = {name: env[name] for name in KAFKA_FILES if name in env}
+        if component(workload) != "worker":
+            # The service refuses to start when a named file cannot be read, and only
+            # worker pods mount them.
+            problems += [f"{where}: {name} outside the worker pods" for name in files]
+            continue
+        workers += 1
+        wanted = {"KAFKA_SSL_CA_LOCATION": ca, "KAFKA_SSL_CERTIFICATE_LOCATION": client, "KAFKA_SSL_KEY_LOCATION": client}
+        for name, expected in wanted.items():
+            if expected and name not in files:
+                problems.append(f"{where}: no {name}")
+            elif not expected and name in files:
+                problems.append(f"{where}: {name} set without being configured")
+            elif name in files:
+                problem = mounted_file_problem(where, pod, container, files[name])
+                if problem:
+                    problems.append(problem)
+                else:
+                    notes.append(f"{name}={files[name]} mounted in {where}")
+        brokers = env.get("KAFKA_BROKERS", "")
+        by_namespace = {}
+        for broker in filter(None, (b.strip() for b in brokers.split(","))):
+            host, _, port = broker.rpartition(":")
+            namespace = namespace_of(host)
+            if namespace is None or not port.isdigit():
+                problems.append(f"{where}: cannot tell which egress rule reaches broker {broker}")
+                continue
+            by_namespace.setdefault(namespace, set()).add(int(port))
+        for namespace, ports in sorted(by_namespace.items()):
+            allowed = egress_ports(documents, namespace)
+            if allowed != ports:
+                problems.append(
+                    f"egress to namespace {namespace} allows TCP {sorted(allowed)}, the brokers there listen on {sorted(ports)}"
+                )
+            else:
+                notes.append(f"egress to the brokers in {namespace} on {sorted(ports)}, their port")
+        if not by_namespace:
+            problems.append(f"{where}: no KAFKA_BROKERS")
+    if not workers:
+        problems.append("no worker Deployment")
+    return problems, sorted(set(notes))
+
+
+def no_proxy_matches(no_proxy, host):
+    """Whether `host` bypasses the proxy under NO_PROXY, by the service's HTTP client's
+    rules (reqwest/hyper-util, after curl): `*`; an IP or CIDR; else a domain, with or
+    without a leading dot, matching itself and its subdomains."""
+    host = host.lower().rstrip(".")
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            domain = entry.lstrip(".")
+            if host == domain or host.endswith("." + domain):
+                return True
+            continue
+        try:
+            if ipaddress.ip_address(host) in network:
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+def proxy_problems(documents):
+    """With HTTPS_PROXY: only Slack goes through it (Vault and the OIDC issuer match
+    NO_PROXY, Slack does not), and the egress rules let the pods reach the proxy's port."""
+    problems, notes = [], []
+    for where, _, _, container in workloads(documents):
+        env = container_env(container, configmaps(documents))
+        proxy = env.get("HTTPS_PROXY")
+        if not proxy:
+            problems.append(f"{where}: no HTTPS_PROXY")
+            continue
+        no_proxy = env.get("NO_PROXY", "")
+        slack = urlsplit(env["SLACK_API_URL"]).hostname
+        if no_proxy_matches(no_proxy, slack):
+            problems.append(f"{where}: Slack's {slack} matches NO_PROXY, so it would not go through the proxy")
+        direct = {"VAULT_ADDR": env.get("VAULT_ADDR"), "OIDC_ISSUER": env.get("OIDC_ISSUER"), "OIDC_JWKS_URL": env.get("OIDC_JWKS_URL")}
+        for name, url in direct.items():
+            if url and not no_proxy_matches(no_proxy, urlsplit(url).hostname):
+                problems.append(f"{where}: {name}'s host {urlsplit(url).hostname} is not in NO_PROXY, so it would go through the proxy")
+        proxy_url = urlsplit(proxy)
+        namespace = namespace_of(proxy_url.hostname)
+        port = proxy_url.port or {"http": 80, "https": 443}[proxy_url.scheme]
+        if namespace is None:
+            problems.append(f"{where}: cannot tell which egress rule reaches the proxy {proxy}")
+        elif port not in egress_ports(documents, namespace):
+            problems.append(f"no egress to the proxy {proxy}: namespace {namespace} port {port}")
+        else:
+            notes.append(f"Slack via {proxy} (egress to {namespace}:{port}); Vault and OIDC direct (NO_PROXY)")
+    return problems, sorted(set(notes))
 
 
 def render_failure(values, expected):
@@ -130,15 +317,20 @@ def render_failure(values, expected):
 
 def main():
     failures = 0
-    for values_file in [None, CHART / "values-production.yaml"]:
-        values = yaml.safe_load(values_file.read_text()) if values_file else None
+    production = yaml.safe_load(PRODUCTION.read_text())
+    no_vault_mtls = merged(production, NO_VAULT_MTLS)
+    renders = [
+        ("default values", None),
+        (PRODUCTION.name, production),
+        (f"{PRODUCTION.name} without Vault, with a Kafka client certificate", no_vault_mtls),
+    ]
+    for label, values in renders:
         report = lint(str(CHART), values, strict=True, kube_version="v1.32.0")
         problems = report.get("errors") or [m for m in report.get("messages", []) if m.get("severity", 0) >= 2]
-        print(f"helm lint ({values_file.name if values_file else 'default values'}): {problems or 'clean'}")
+        print(f"helm lint ({label}): {problems or 'clean'}")
         failures += bool(problems)
-    for values_file in [None, CHART / "values-production.yaml"]:
-        label = values_file.name if values_file else "default values"
-        documents = render(values_file)
+    for label, values in renders:
+        documents = render_values(values or {})
         kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in documents)
         print(f"{label}: {len(documents)} manifests: {', '.join(kinds)}")
         standard = [d for d in documents if d["apiVersion"] not in CUSTOM]
@@ -162,7 +354,7 @@ def main():
                 print(check.stderr, file=sys.stderr)
                 failures += 1
         problems, rules = egress_problems(documents)
-        if values_file == PRODUCTION:
+        if values is not None:
             # Production reaches Slack through its proxy: nothing egresses to the internet.
             problems += [
                 f"egress to {peer['ipBlock']['cidr']} (production goes through the proxy)"
@@ -173,11 +365,20 @@ def main():
             tls_problems, checked = database_tls_problems(documents)
             problems += tls_problems
             print(f"{label}: database TLS (sslmode=verify-full, CA mounted) in {', '.join(checked)}")
+            mtls = values is no_vault_mtls
+            kafka, notes = kafka_problems(
+                documents, "sasl_ssl", "SCRAM-SHA-512", ca=True, client=mtls, sasl_secret=mtls
+            )
+            problems += kafka
+            sasl = "existingSecret's optional kafka-sasl-* keys" if mtls else "Vault (no Secret)"
+            print(f"{label}: Kafka sasl_ssl/SCRAM-SHA-512, SASL credentials from {sasl}; {'; '.join(notes)}")
+            proxy, notes = proxy_problems(documents)
+            problems += proxy
+            print(f"{label}: {'; '.join(notes)}")
         print(f"{label}: {rules} egress rules, each with `to` and ports: {problems or 'ok'}")
         failures += bool(problems)
 
     # Values the chart must refuse rather than render something looser.
-    production = yaml.safe_load(PRODUCTION.read_text())
     refused = {
         "an empty destination for a used dependency": (
             merged(production, {"networkPolicy": {"egress": {"kafka": {"namespaces": [], "cidrs": []}}}}),
@@ -202,6 +403,37 @@ def main():
         "database TLS with a URL naming its own sslmode": (
             merged(production, {"config": {"databaseUrl": "postgres://u@h/db?sslmode=require"}}),
             "must not set sslmode",
+        ),
+        "a Kafka CA with the default plaintext protocol": (
+            {"config": {"kafkaBrokers": "kafka:9092"}, "kafka": {"tls": {"caSecret": "kafka-ca"}},
+             "networkPolicy": {"egress": {"kafka": {"namespaces": ["kafka"]}}}},
+            "kafka.tls.caSecret is set but config.kafkaSecurityProtocol=plaintext uses no TLS",
+        ),
+        "a Kafka CA (ConfigMap) with sasl_plaintext": (
+            merged(production, {"config": {"kafkaSecurityProtocol": "sasl_plaintext"},
+                                "kafka": {"tls": {"caSecret": "", "caConfigMap": "kafka-ca"}}}),
+            "kafka.tls.caConfigMap is set but config.kafkaSecurityProtocol=sasl_plaintext uses no TLS",
+        ),
+        "a Kafka client certificate with plaintext": (
+            merged(production, {"config": {"kafkaSecurityProtocol": "plaintext", "kafkaSaslMechanism": ""},
+                                "kafka": {"tls": {"caSecret": "", "clientSecret": "kafka-client"}}}),
+            "kafka.tls.clientSecret is set but config.kafkaSecurityProtocol=plaintext uses no TLS",
+        ),
+        "a Kafka CA from both a Secret and a ConfigMap": (
+            merged(production, {"kafka": {"tls": {"caConfigMap": "kafka-ca"}}}),
+            "kafka.tls: set caSecret or caConfigMap, not both",
+        ),
+        "SASL without a mechanism": (
+            merged(production, {"config": {"kafkaSaslMechanism": ""}}),
+            "config.kafkaSecurityProtocol=sasl_ssl needs config.kafkaSaslMechanism",
+        ),
+        "a SASL mechanism without SASL": (
+            merged(production, {"config": {"kafkaSecurityProtocol": "ssl"}}),
+            "config.kafkaSaslMechanism is set but config.kafkaSecurityProtocol=ssl uses no SASL",
+        ),
+        "an unknown Kafka security protocol": (
+            merged(production, {"config": {"kafkaSecurityProtocol": "SASL_SSL"}}),
+            'config.kafkaSecurityProtocol is "SASL_SSL"',
         ),
     }
     for what, (values, expected) in refused.items():

@@ -127,6 +127,10 @@ impl VaultRefresh {
             match self.vault.get().await {
                 Ok(bundle) => {
                     secrets.replace(bundle.signing_secret, bundle.bot_token);
+                    if let Some(kafka) = bundle.kafka {
+                        // The relay makes a new producer with them before its next pass.
+                        secrets.replace_kafka_credentials(kafka);
+                    }
                     let rotated = self.credentials.as_ref().is_none_or(|old| {
                         old.username != bundle.database.username
                             || old.password.expose_secret()
@@ -163,11 +167,11 @@ impl Application {
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Config)?;
         options.workers.prune_schedule = settings.prune_audit_schedule.clone();
-        let (secrets, vault, credentials) = load_secrets(&settings, role).await?;
         let relay = match (&settings.kafka_brokers, role.runs_workers()) {
             (Some(brokers), true) => Some(RelaySettings {
                 idle_poll: options.relay_idle_poll,
                 message_timeout: options.relay_message_timeout,
+                security: settings.kafka_security().map_err(StartError::Config)?,
                 ..RelaySettings::new(brokers.clone(), settings.kafka_create_topics)
             }),
             (None, true) => {
@@ -178,6 +182,7 @@ impl Application {
             }
             (_, false) => None,
         };
+        let (secrets, vault, credentials) = load_secrets(&settings, role).await?;
 
         let pool = storage::connect(&settings, credentials.as_ref()).await?;
         if settings.migrate_on_start {
@@ -334,6 +339,11 @@ impl Application {
                 relay_settings,
             )
             .map_err(|e| StartError::Runtime(std::io::Error::other(e)))?;
+            let relay = if self.vault.is_some() {
+                relay.with_vault_credentials(self.state.secrets.clone())
+            } else {
+                relay
+            };
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 relay.run(stop).await;
@@ -450,13 +460,18 @@ async fn load_secrets(
         );
         return Ok((secrets, None, None));
     };
-    let vault = VaultSecrets::new(VaultSettings::new(
-        addr.as_str(),
-        &settings.vault_role,
-        &settings.vault_auth_mount,
-        &settings.vault_kv_mount,
-        settings.vault_k8s_token_path.clone(),
-    ))
+    let vault = VaultSecrets::new(VaultSettings {
+        read_kafka: settings.kafka_brokers.is_some()
+            && role.runs_workers()
+            && settings.kafka_credentials_from_vault(),
+        ..VaultSettings::new(
+            addr.as_str(),
+            &settings.vault_role,
+            &settings.vault_auth_mount,
+            &settings.vault_kv_mount,
+            settings.vault_k8s_token_path.clone(),
+        )
+    })
     .map_err(|e| StartError::Config(ConfigError::new("VAULT_ADDR", e.to_string())))?;
     let bundle = vault
         .get()
@@ -464,6 +479,9 @@ async fn load_secrets(
         .map_err(|e| StartError::Config(ConfigError::new("VAULT_ADDR", e.to_string())))?;
     tracing::info!("secrets read from Vault");
     let secrets = Secrets::new(Some(bundle.signing_secret), Some(bundle.bot_token));
+    if let Some(kafka) = bundle.kafka {
+        secrets.replace_kafka_credentials(kafka);
+    }
     Ok((secrets, Some(Arc::new(vault)), Some(bundle.database)))
 }
 

@@ -24,22 +24,38 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.serviceAccount.name | default (include "coffeebuddy.fullname" .) }}
 {{- end -}}
 
-{{/* Environment shared by every container: the ConfigMap, and secrets unless Vault holds them. */}}
+{{/*
+A Deployment container's environment: the ConfigMap, and entries the ConfigMap cannot hold.
+Secrets, unless Vault holds them. In worker pods, the mounted Kafka TLS files
+(coffeebuddy.kafkaTlsEnv). Call it with (dict "root" $ "component" "api"|"worker").
+*/}}
 {{- define "coffeebuddy.env" -}}
+{{- $root := .root -}}
 envFrom:
   - configMapRef:
-      name: {{ include "coffeebuddy.fullname" . }}
-{{- if not .Values.vault.enabled }}
+      name: {{ include "coffeebuddy.fullname" $root }}
+{{- with include "coffeebuddy.envList" . | trim }}
 env:
-  - name: SLACK_SIGNING_SECRET
-    valueFrom:
-      secretKeyRef: { name: {{ .Values.existingSecret }}, key: slack-signing-secret }
-  - name: SLACK_BOT_TOKEN
-    valueFrom:
-      secretKeyRef: { name: {{ .Values.existingSecret }}, key: slack-bot-token }
-  - name: DATABASE_URL
-    valueFrom:
-      secretKeyRef: { name: {{ .Values.existingSecret }}, key: database-url, optional: true }
+  {{- nindent 2 . }}
+{{- end }}
+{{- end -}}
+
+{{- define "coffeebuddy.envList" -}}
+{{- $root := .root -}}
+{{- if not $root.Values.vault.enabled }}
+- name: SLACK_SIGNING_SECRET
+  valueFrom:
+    secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: slack-signing-secret }
+- name: SLACK_BOT_TOKEN
+  valueFrom:
+    secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: slack-bot-token }
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: database-url, optional: true }
+{{- end }}
+{{- if eq .component "worker" }}
+{{- include "coffeebuddy.kafkaSaslEnv" $root }}
+{{- include "coffeebuddy.kafkaTlsEnv" $root }}
 {{- end }}
 {{- end -}}
 
@@ -73,9 +89,21 @@ fails the render instead of carrying two answers to the same question.
 {{ .Values.database.tls.mountPath | trimSuffix "/" }}/{{ .Values.database.tls.caKey }}
 {{- end -}}
 
-{{/* Pod volumes: the database CA bundle, from a Secret or a ConfigMap, with database.tls.enabled. */}}
+{{/*
+Pod volumes: the database CA bundle (database.tls.enabled) in every pod that talks to the
+database, and in worker pods, the only ones whose relay talks to Kafka, Kafka's CA bundle
+(kafka.tls.caSecret / caConfigMap) and client certificate (kafka.tls.clientSecret).
+Call it with (dict "root" $ "component" "api"|"worker"|"migrate").
+*/}}
 {{- define "coffeebuddy.volumes" -}}
-{{- with .Values.database.tls }}
+{{- with include "coffeebuddy.volumeList" . | trim }}
+volumes:
+  {{- nindent 2 . }}
+{{- end }}
+{{- end -}}
+
+{{- define "coffeebuddy.volumeList" -}}
+{{- with .root.Values.database.tls }}
 {{- if .enabled }}
 {{- if and .caSecret .caConfigMap }}
 {{- fail "database.tls: set caSecret or caConfigMap, not both" }}
@@ -86,27 +114,150 @@ fails the render instead of carrying two answers to the same question.
 {{- if not .caKey }}
 {{- fail "database.tls.caKey must name the key that holds the CA bundle" }}
 {{- end }}
-volumes:
-  - name: database-ca
-    {{- if .caSecret }}
-    secret:
-      secretName: {{ .caSecret }}
-      items:
-        - { key: {{ .caKey | quote }}, path: {{ .caKey | quote }} }
-    {{- else }}
-    configMap:
-      name: {{ .caConfigMap }}
-      items:
-        - { key: {{ .caKey | quote }}, path: {{ .caKey | quote }} }
-    {{- end }}
+- name: database-ca
+  {{- include "coffeebuddy.caVolumeSource" . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- if eq .component "worker" }}
+{{- with .root.Values.kafka.tls }}
+{{- if or .caSecret .caConfigMap }}
+- name: kafka-ca
+  {{- include "coffeebuddy.caVolumeSource" . | nindent 2 }}
+{{- end }}
+{{- if .clientSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .clientSecret }}
+    # The key readable by the pod's group (podSecurityContext.fsGroup) only.
+    defaultMode: 0440
+    items:
+      - { key: tls.crt, path: tls.crt }
+      - { key: tls.key, path: tls.key }
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}
 
-{{/* Container volume mounts matching coffeebuddy.volumes. */}}
+{{/* A CA bundle's volume source: caSecret or caConfigMap, only its key caKey. */}}
+{{- define "coffeebuddy.caVolumeSource" -}}
+{{- if .caSecret -}}
+secret:
+  secretName: {{ .caSecret }}
+  items:
+    - { key: {{ .caKey | quote }}, path: {{ .caKey | quote }} }
+{{- else -}}
+configMap:
+  name: {{ .caConfigMap }}
+  items:
+    - { key: {{ .caKey | quote }}, path: {{ .caKey | quote }} }
+{{- end -}}
+{{- end -}}
+
+{{/* Container volume mounts matching coffeebuddy.volumes (same argument). */}}
 {{- define "coffeebuddy.volumeMounts" -}}
-{{- if .Values.database.tls.enabled }}
+{{- $values := .root.Values -}}
+{{- $mounts := list -}}
+{{- if $values.database.tls.enabled -}}
+{{- $mounts = append $mounts (dict "name" "database-ca" "path" $values.database.tls.mountPath) -}}
+{{- end -}}
+{{- if eq .component "worker" -}}
+{{- with $values.kafka.tls -}}
+{{- if or .caSecret .caConfigMap -}}
+{{- $mounts = append $mounts (dict "name" "kafka-ca" "path" .mountPath) -}}
+{{- end -}}
+{{- if .clientSecret -}}
+{{- $mounts = append $mounts (dict "name" "kafka-client" "path" .clientMountPath) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- with $mounts }}
 volumeMounts:
-  - { name: database-ca, mountPath: {{ .Values.database.tls.mountPath | quote }}, readOnly: true }
+  {{- range . }}
+  - { name: {{ .name }}, mountPath: {{ .path | quote }}, readOnly: true }
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+How the relay reaches Kafka: config.kafkaSecurityProtocol and kafkaSaslMechanism, and
+kafka.tls's files. Renders nothing; a combination the service would refuse at start
+(exit 2, in every pod and in the migrate hook, which would block the upgrade) fails the
+render instead.
+*/}}
+{{- define "coffeebuddy.kafkaCheck" -}}
+{{- $protocol := .Values.config.kafkaSecurityProtocol | default "plaintext" -}}
+{{- $mechanism := .Values.config.kafkaSaslMechanism | default "" -}}
+{{- $protocols := list "plaintext" "ssl" "sasl_plaintext" "sasl_ssl" -}}
+{{- if not (has $protocol $protocols) -}}
+{{- fail (printf "config.kafkaSecurityProtocol is %q: use one of %s" $protocol (join ", " $protocols)) -}}
+{{- end -}}
+{{- $sasl := hasPrefix "sasl_" $protocol -}}
+{{- $tls := has $protocol (list "ssl" "sasl_ssl") -}}
+{{- $mechanisms := list "PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512" -}}
+{{- if and $sasl (not $mechanism) -}}
+{{- fail (printf "config.kafkaSecurityProtocol=%s needs config.kafkaSaslMechanism: one of %s" $protocol (join ", " $mechanisms)) -}}
+{{- end -}}
+{{- if and $mechanism (not $sasl) -}}
+{{- fail (printf "config.kafkaSaslMechanism is set but config.kafkaSecurityProtocol=%s uses no SASL: use sasl_ssl (or sasl_plaintext), or leave the mechanism empty" $protocol) -}}
+{{- end -}}
+{{- if and $mechanism (not (has $mechanism $mechanisms)) -}}
+{{- fail (printf "config.kafkaSaslMechanism is %q: use one of %s" $mechanism (join ", " $mechanisms)) -}}
+{{- end -}}
+{{- with .Values.kafka.tls -}}
+{{- $set := list -}}
+{{- range $key := list "caSecret" "caConfigMap" "clientSecret" -}}
+{{- if get $.Values.kafka.tls $key -}}
+{{- $set = append $set (printf "kafka.tls.%s" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $set (not $tls) -}}
+{{- fail (printf "%s is set but config.kafkaSecurityProtocol=%s uses no TLS, so the brokers' CA and client certificate would be ignored: set config.kafkaSecurityProtocol to ssl or sasl_ssl, or leave kafka.tls's caSecret, caConfigMap and clientSecret empty" (join " and " $set) $protocol) -}}
+{{- end -}}
+{{- if and .caSecret .caConfigMap -}}
+{{- fail "kafka.tls: set caSecret or caConfigMap, not both" -}}
+{{- end -}}
+{{- if and (or .caSecret .caConfigMap) (not .caKey) -}}
+{{- fail "kafka.tls.caKey must name the key that holds the CA bundle" -}}
+{{- end -}}
+{{- if and (or .caSecret .caConfigMap) (not .mountPath) -}}
+{{- fail "kafka.tls.mountPath must name where the CA bundle is mounted" -}}
+{{- end -}}
+{{- if and .clientSecret (not .clientMountPath) -}}
+{{- fail "kafka.tls.clientMountPath must name where the client certificate is mounted" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Worker pods' env for kafka.tls's mounted files (not in the ConfigMap: the service checks at
+start that each named file can be read, and only worker pods mount them).
+*/}}
+{{- define "coffeebuddy.kafkaTlsEnv" -}}
+{{- with .Values.kafka.tls }}
+{{- if or .caSecret .caConfigMap }}
+- { name: KAFKA_SSL_CA_LOCATION, value: {{ printf "%s/%s" (.mountPath | trimSuffix "/") .caKey | quote }} }
+{{- end }}
+{{- if .clientSecret }}
+- { name: KAFKA_SSL_CERTIFICATE_LOCATION, value: {{ printf "%s/tls.crt" (.clientMountPath | trimSuffix "/") | quote }} }
+- { name: KAFKA_SSL_KEY_LOCATION, value: {{ printf "%s/tls.key" (.clientMountPath | trimSuffix "/") | quote }} }
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Kafka's SASL credentials from existingSecret (keys kafka-sasl-username and
+kafka-sasl-password, optional: without them the service exits naming KAFKA_SASL_USERNAME),
+with a sasl_* protocol and vault.enabled false; with Vault the service reads
+coffeebuddy/kafka itself. Given to the worker pods only: only they run the relay, and only
+a process that runs it checks Kafka's settings (Settings::kafka_security).
+*/}}
+{{- define "coffeebuddy.kafkaSaslEnv" -}}
+{{- if and (hasPrefix "sasl_" (.Values.config.kafkaSecurityProtocol | default "")) (not .Values.vault.enabled) }}
+- name: KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef: { name: {{ .Values.existingSecret }}, key: kafka-sasl-username, optional: true }
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: { name: {{ .Values.existingSecret }}, key: kafka-sasl-password, optional: true }
 {{- end }}
 {{- end -}}

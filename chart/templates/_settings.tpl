@@ -1,5 +1,6 @@
 {{/* Every setting of the service as KEY: "value" lines (README "Configuration"). */}}
 {{- define "coffeebuddy.settings" -}}
+{{- include "coffeebuddy.kafkaCheck" . }}
 {{- with .Values.config }}
 DATABASE_URL: {{ include "coffeebuddy.databaseUrl" $ | quote }}
 DB_MAX_CONNECTIONS: {{ .dbMaxConnections | quote }}
@@ -16,6 +17,12 @@ SLACK_RATE_LIMIT_PER_MIN: {{ .slackRateLimitPerMin | quote }}
 KAFKA_BROKERS: {{ . | quote }}
 {{- end }}
 KAFKA_CREATE_TOPICS: {{ .kafkaCreateTopics | quote }}
+{{- with .kafkaSecurityProtocol }}
+KAFKA_SECURITY_PROTOCOL: {{ . | quote }}
+{{- end }}
+{{- with .kafkaSaslMechanism }}
+KAFKA_SASL_MECHANISM: {{ . | quote }}
+{{- end }}
 {{- with .oidcIssuer }}
 OIDC_ISSUER: {{ . | quote }}
 {{- end }}
@@ -35,6 +42,17 @@ PRUNE_AUDIT_SCHEDULE: {{ .pruneAuditSchedule | quote }}
 CIRCUIT_FAILURE_THRESHOLD: {{ .circuitFailureThreshold | quote }}
 CIRCUIT_OPEN_SECS: {{ .circuitOpenSecs | quote }}
 LOG_FORMAT: {{ .logFormat | quote }}
+{{- end }}
+{{- with .Values.proxy }}
+{{- with .httpsProxy }}
+HTTPS_PROXY: {{ . | quote }}
+{{- end }}
+{{- with .httpProxy }}
+HTTP_PROXY: {{ . | quote }}
+{{- end }}
+{{- with .noProxy }}
+NO_PROXY: {{ . | quote }}
+{{- end }}
 {{- end }}
 MIGRATE_ON_START: {{ (not .Values.migrations.enabled) | quote }}
 {{- if .Values.vault.enabled }}

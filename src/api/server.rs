@@ -20,7 +20,7 @@ use std::{
     future::Future,
     io,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
     time::Duration,
 };
@@ -39,7 +39,6 @@ use poem::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::watch,
     time::Instant,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -224,82 +223,78 @@ impl Phase {
     }
 }
 
-/// One connection's phase, moved on by its reads and its requests.
+/// One connection's phase, moved on by its reads and its requests. Moving it wakes
+/// nobody: the watchdog ([`Clock::expired`]) sleeps until the deadline it last saw and
+/// then looks again, so a request costs a few uncontended lock operations, not a wake-up
+/// and a timer reset for each phase.
 #[derive(Clone)]
 struct Clock {
     limits: ConnectionLimits,
-    phase: Arc<watch::Sender<Phase>>,
+    phase: Arc<Mutex<Phase>>,
 }
 
 impl Clock {
     /// A new connection owes its first request's head within the header limit.
     fn new(limits: ConnectionLimits) -> Self {
-        let (phase, _) = watch::channel(Phase::Head {
-            until: Instant::now() + limits.header,
-        });
         Self {
             limits,
-            phase: Arc::new(phase),
+            phase: Arc::new(Mutex::new(Phase::Head {
+                until: Instant::now() + limits.header,
+            })),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Phase> {
+        // A poisoned lock only means a panic mid-update of a plain enum: keep going.
+        self.phase.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Bytes arrived: on an idle connection they begin the next request's head.
     fn bytes_read(&self) {
-        self.phase.send_if_modified(|phase| match phase {
-            Phase::Idle { .. } => {
-                *phase = Phase::Head {
-                    until: Instant::now() + self.limits.header,
-                };
-                true
-            }
-            _ => false,
-        });
+        let mut phase = self.lock();
+        if let Phase::Idle { .. } = *phase {
+            *phase = Phase::Head {
+                until: Instant::now() + self.limits.header,
+            };
+        }
     }
 
     /// A request's head is complete; the connection is busy until the returned guard drops.
     fn request_started(&self) -> Busy {
-        self.phase.send_modify(|phase| {
-            *phase = match *phase {
-                Phase::Busy { requests } => Phase::Busy {
-                    requests: requests + 1,
-                },
-                _ => Phase::Busy { requests: 1 },
-            }
-        });
+        let mut phase = self.lock();
+        *phase = match *phase {
+            Phase::Busy { requests } => Phase::Busy {
+                requests: requests + 1,
+            },
+            _ => Phase::Busy { requests: 1 },
+        };
         Busy(self.clone())
     }
 
     fn request_finished(&self) {
-        self.phase.send_modify(|phase| {
-            *phase = match *phase {
-                Phase::Busy { requests } if requests > 1 => Phase::Busy {
-                    requests: requests - 1,
-                },
-                _ => Phase::Idle {
-                    until: Instant::now() + self.limits.idle,
-                },
-            }
-        });
+        let mut phase = self.lock();
+        *phase = match *phase {
+            Phase::Busy { requests } if requests > 1 => Phase::Busy {
+                requests: requests - 1,
+            },
+            _ => Phase::Idle {
+                until: Instant::now() + self.limits.idle,
+            },
+        };
     }
 
-    /// Resolves with the limit's name when the current phase outlives its limit.
+    /// Resolves with the limit's name once the current phase has outlived its limit.
     async fn expired(&self) -> &'static str {
-        let mut changes = self.phase.subscribe();
         loop {
-            let deadline = changes.borrow_and_update().deadline();
-            match deadline {
-                None => {
-                    if changes.changed().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-                Some((until, limit)) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(until) => return limit,
-                        _ = changes.changed() => {}
-                    }
-                }
-            }
+            let now = Instant::now();
+            let deadline = self.lock().deadline();
+            let wake_at = match deadline {
+                Some((until, limit)) if until <= now => return limit,
+                Some((until, _)) => until,
+                // Busy: no limit of the connection's own; look again later.
+                None => now + self.limits.header.min(self.limits.idle),
+            };
+            tokio::time::sleep_until(wake_at).await;
         }
     }
 }

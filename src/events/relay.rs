@@ -17,7 +17,11 @@ use rdkafka::{
 use sqlx::{FromRow, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::Metrics;
+use crate::{
+    config::{KafkaCredentials, KafkaSecurity},
+    secrets::Secrets,
+    telemetry::Metrics,
+};
 
 /// The topics of CONTRACT "Domain events".
 pub const TOPICS: [&str; 3] = ["coffee.orders", "coffee.assignments", "coffee.completions"];
@@ -45,6 +49,8 @@ pub struct RelaySettings {
     pub retry_delay: Duration,
     /// How long librdkafka keeps trying one send (it retries internally, idempotently).
     pub message_timeout: Duration,
+    /// TLS and SASL (`KAFKA_SECURITY_PROTOCOL` and the rest).
+    pub security: KafkaSecurity,
 }
 
 impl RelaySettings {
@@ -57,6 +63,7 @@ impl RelaySettings {
             retries: 3,
             retry_delay: Duration::from_secs(1),
             message_timeout: Duration::from_secs(10),
+            security: KafkaSecurity::default(),
         }
     }
 }
@@ -90,10 +97,13 @@ struct OutboxRow {
 
 pub struct Relay {
     pool: PgPool,
-    /// Replaced after a fatal producer error (librdkafka: the instance is unusable then).
-    producer: std::sync::Mutex<FutureProducer>,
+    /// Replaced after a fatal producer error (librdkafka: the instance is unusable then),
+    /// and when Vault rotates the SASL credentials it was made with.
+    producer: std::sync::Mutex<(FutureProducer, Option<KafkaCredentials>)>,
     metrics: Metrics,
     settings: RelaySettings,
+    /// Where Vault's SASL credentials arrive (`coffeebuddy/kafka`), if it supplies them.
+    vault_credentials: Option<Secrets>,
 }
 
 impl Relay {
@@ -102,20 +112,47 @@ impl Relay {
         metrics: Metrics,
         settings: RelaySettings,
     ) -> Result<Self, RelayError> {
-        let producer = std::sync::Mutex::new(producer(&settings)?);
+        let credentials = settings.security.credentials.clone();
+        let producer = producer(&settings, credentials.as_ref())?;
         Ok(Self {
             pool,
-            producer,
+            producer: std::sync::Mutex::new((producer, credentials)),
             metrics,
             settings,
+            vault_credentials: None,
         })
     }
 
+    /// Takes SASL credentials from `secrets` as Vault supplies and rotates them.
+    pub fn with_vault_credentials(mut self, secrets: Secrets) -> Self {
+        self.vault_credentials = Some(secrets);
+        self
+    }
+
+    /// The SASL credentials to use now: Vault's latest, else the environment's.
+    fn credentials(&self) -> Option<KafkaCredentials> {
+        self.vault_credentials
+            .as_ref()
+            .and_then(Secrets::kafka_credentials)
+            .or_else(|| self.settings.security.credentials.clone())
+    }
+
+    /// The producer, made again first if the credentials it was made with were rotated.
     fn current_producer(&self) -> FutureProducer {
-        self.producer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        let credentials = self.credentials();
+        let mut current = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        if current.1 != credentials {
+            match producer(&self.settings, credentials.as_ref()) {
+                Ok(fresh) => {
+                    *current = (fresh, credentials);
+                    tracing::info!("Kafka SASL credentials rotated; a new producer uses them");
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "rotated Kafka credentials are unusable");
+                }
+            }
+        }
+        current.0.clone()
     }
 
     /// Replaces the producer after a pass that gave up on a row. An idempotent producer
@@ -123,9 +160,10 @@ impl Relay {
     /// `ProducerFenced` for good (tansu does); a new producer gets a new id. The rows it
     /// failed never reached the broker and are still unpublished, so nothing is duplicated.
     fn renew_producer(&self) {
-        match producer(&self.settings) {
+        let credentials = self.credentials();
+        match producer(&self.settings, credentials.as_ref()) {
             Ok(fresh) => {
-                *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+                *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = (fresh, credentials);
                 tracing::info!("replaced the Kafka producer after a failed pass");
             }
             Err(err) => tracing::error!(error = %err, "could not replace the Kafka producer"),
@@ -134,7 +172,9 @@ impl Relay {
 
     /// Creates the three topics with 3 partitions; existing ones are left alone.
     pub async fn create_topics(&self) -> Result<(), RelayError> {
-        let admin: AdminClient<DefaultClientContext> = client_config(&self.settings).create()?;
+        let credentials = self.credentials();
+        let admin: AdminClient<DefaultClientContext> =
+            client_config(&self.settings, credentials.as_ref()).create()?;
         let topics: Vec<NewTopic> = TOPICS
             .iter()
             // -1: the broker's default replication factor (KIP-464).
@@ -326,8 +366,11 @@ async fn send(
         .map_err(|(err, _)| err)
 }
 
-fn producer(settings: &RelaySettings) -> Result<FutureProducer, KafkaError> {
-    client_config(settings)
+fn producer(
+    settings: &RelaySettings,
+    credentials: Option<&KafkaCredentials>,
+) -> Result<FutureProducer, KafkaError> {
+    client_config(settings, credentials)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
@@ -338,10 +381,18 @@ fn producer(settings: &RelaySettings) -> Result<FutureProducer, KafkaError> {
         .create()
 }
 
-fn client_config(settings: &RelaySettings) -> ClientConfig {
+/// The settings every client shares: brokers, and TLS and SASL with `credentials`.
+fn client_config(settings: &RelaySettings, credentials: Option<&KafkaCredentials>) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.brokers)
         .set("client.id", "coffeebuddy");
+    let security = KafkaSecurity {
+        credentials: credentials.cloned(),
+        ..settings.security.clone()
+    };
+    for (key, value) in security.client_settings() {
+        config.set(key, value);
+    }
     config
 }

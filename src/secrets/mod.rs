@@ -8,9 +8,11 @@ use std::sync::{Arc, RwLock};
 
 use secrecy::SecretString;
 
+use crate::config::KafkaCredentials;
+
 pub use vault::{DatabaseCredentials, SecretBundle, VaultError, VaultSecrets, VaultSettings};
 
-/// The Slack secrets in force now.
+/// The Slack secrets and Kafka's SASL credentials in force now.
 #[derive(Clone, Default)]
 pub struct Secrets {
     inner: Arc<RwLock<SlackSecrets>>,
@@ -20,6 +22,8 @@ pub struct Secrets {
 struct SlackSecrets {
     signing_secret: Option<SecretString>,
     bot_token: Option<SecretString>,
+    /// Kafka's SASL credentials when Vault supplies them (`coffeebuddy/kafka`).
+    kafka: Option<KafkaCredentials>,
 }
 
 impl Secrets {
@@ -28,6 +32,7 @@ impl Secrets {
             inner: Arc::new(RwLock::new(SlackSecrets {
                 signing_secret,
                 bot_token,
+                kafka: None,
             })),
         }
     }
@@ -38,6 +43,16 @@ impl Secrets {
 
     pub fn bot_token(&self) -> Option<SecretString> {
         self.read().bot_token.clone()
+    }
+
+    /// Kafka's SASL credentials from Vault, if it supplies them.
+    pub fn kafka_credentials(&self) -> Option<KafkaCredentials> {
+        self.read().kafka.clone()
+    }
+
+    /// Takes Kafka credentials read from Vault.
+    pub fn replace_kafka_credentials(&self, credentials: KafkaCredentials) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).kafka = Some(credentials);
     }
 
     /// Takes rotated values.

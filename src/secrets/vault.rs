@@ -1,6 +1,7 @@
 //! Vault with vaultrs: Kubernetes auth (the service account's JWT), KV v2 reads of
-//! `coffeebuddy/slack` (`signing_secret`, `bot_token`) and `coffeebuddy/db` (`username`,
-//! `password`), cached for five minutes, with 1, 2, 4, 8 s backoff on 5xx and a fresh
+//! `coffeebuddy/slack` (`signing_secret`, `bot_token`), `coffeebuddy/db` (`username`,
+//! `password`) and, when Kafka uses SASL, `coffeebuddy/kafka` (`username`, `password`),
+//! cached for five minutes, with 1, 2, 4, 8 s backoff on 5xx and a fresh
 //! login when the token has expired.
 
 use std::{
@@ -10,6 +11,8 @@ use std::{
 
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::config::KafkaCredentials;
 use tokio::sync::Mutex;
 use vaultrs::{
     client::{Client, VaultClient, VaultClientSettingsBuilder},
@@ -27,6 +30,7 @@ const BACKOFF: [Duration; 4] = [
 pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 const SLACK_PATH: &str = "coffeebuddy/slack";
 const DB_PATH: &str = "coffeebuddy/db";
+const KAFKA_PATH: &str = "coffeebuddy/kafka";
 
 #[derive(Debug, Clone)]
 pub struct VaultSettings {
@@ -38,6 +42,8 @@ pub struct VaultSettings {
     pub cache_ttl: Duration,
     /// The waits between tries (tests shorten them).
     pub backoff: Vec<Duration>,
+    /// Read Kafka's SASL credentials (`coffeebuddy/kafka`) too.
+    pub read_kafka: bool,
 }
 
 impl VaultSettings {
@@ -56,6 +62,7 @@ impl VaultSettings {
             token_path,
             cache_ttl: CACHE_TTL,
             backoff: BACKOFF.to_vec(),
+            read_kafka: false,
         }
     }
 }
@@ -88,7 +95,7 @@ struct SlackSecret {
 }
 
 #[derive(Deserialize)]
-struct DbSecret {
+struct UsernamePassword {
     username: Option<String>,
     password: Option<String>,
 }
@@ -105,6 +112,8 @@ pub struct SecretBundle {
     pub signing_secret: SecretString,
     pub bot_token: SecretString,
     pub database: DatabaseCredentials,
+    /// With `read_kafka`.
+    pub kafka: Option<KafkaCredentials>,
 }
 
 struct State {
@@ -152,7 +161,7 @@ impl VaultSecrets {
 
     async fn read_all(&self, state: &mut State) -> Result<SecretBundle, VaultError> {
         let slack: SlackSecret = self.read(state, SLACK_PATH).await?;
-        let db: DbSecret = self.read(state, DB_PATH).await?;
+        let db: UsernamePassword = self.read(state, DB_PATH).await?;
         let required = |value: Option<String>, path, field| {
             value
                 .filter(|v| !v.is_empty())
@@ -163,6 +172,15 @@ impl VaultSecrets {
         let slack_value = |value: Option<String>, field| {
             required(value.map(|v| v.trim().to_owned()), SLACK_PATH, field)
         };
+        let kafka = if self.settings.read_kafka {
+            let kafka: UsernamePassword = self.read(state, KAFKA_PATH).await?;
+            Some(KafkaCredentials {
+                username: required(kafka.username, KAFKA_PATH, "username")?,
+                password: required(kafka.password, KAFKA_PATH, "password")?.into(),
+            })
+        } else {
+            None
+        };
         Ok(SecretBundle {
             signing_secret: slack_value(slack.signing_secret, "signing_secret")?.into(),
             bot_token: slack_value(slack.bot_token, "bot_token")?.into(),
@@ -170,6 +188,7 @@ impl VaultSecrets {
                 username: required(db.username, DB_PATH, "username")?,
                 password: required(db.password, DB_PATH, "password")?.into(),
             },
+            kafka,
         })
     }
 
@@ -208,7 +227,7 @@ impl VaultSecrets {
                 },
                 Err(ClientError::APIError { code, errors }) => {
                     return Err(VaultError::Refused(format!(
-                        "HTTP {code} {}",
+                        "{path}: HTTP {code} {}",
                         errors.join("; ")
                     )));
                 }

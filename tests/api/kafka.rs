@@ -24,10 +24,11 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{
-        TestApp, database_url_of, eventually, eventually_within, free_port, spawn_app,
+        TestApp, database_url_of, eventually, eventually_within, free_port, metric, spawn_app,
         spawn_app_with,
     },
     proxy::TcpProxy,
+    tls::{TestCa, TlsProxy},
 };
 
 /// The shared test broker: TEST_KAFKA_BROKERS or the script's default.
@@ -64,13 +65,18 @@ struct PrivateBroker(Child);
 
 impl PrivateBroker {
     async fn behind(proxy: &TcpProxy, port: u16) -> Self {
+        Self::advertising(&proxy.address(), port).await
+    }
+
+    /// Listens on `port` and tells clients to connect to `address` (a proxy in front).
+    async fn advertising(address: &str, port: u16) -> Self {
         let child = Command::new(tansu())
             .args([
                 "broker",
                 "--listener-url",
                 &format!("tcp://127.0.0.1:{port}"),
                 "--advertised-listener-url",
-                &format!("tcp://{}", proxy.address()),
+                &format!("tcp://{address}"),
                 "--storage-engine",
                 "memory://tansu/",
             ])
@@ -109,7 +115,22 @@ async fn consume(
     wanted: usize,
     quiet: Duration,
 ) -> Vec<Received> {
-    let consumer: StreamConsumer = ClientConfig::new()
+    consume_with(&[], brokers, keys, wanted, quiet).await
+}
+
+/// [`consume`] with more client settings (TLS).
+async fn consume_with(
+    settings: &[(&str, &str)],
+    brokers: &str,
+    keys: &HashSet<String>,
+    wanted: usize,
+    quiet: Duration,
+) -> Vec<Received> {
+    let mut config = ClientConfig::new();
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    let consumer: StreamConsumer = config
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("test-{}", Uuid::new_v4()))
         .set("auto.offset.reset", "earliest")
@@ -453,4 +474,151 @@ async fn shutdown_does_not_wait_for_an_absent_broker() {
         .await
         .unwrap();
     assert_eq!(waiting, 2, "the events wait for the next start");
+}
+
+/// The company's Kafka speaks TLS only: here a TLS endpoint in front of a broker of the
+/// test's own, which advertises that endpoint, so every connection goes through it.
+async fn broker_behind_tls(ca: &TestCa) -> (PrivateBroker, TlsProxy) {
+    let port = free_port();
+    let tls = TlsProxy::start(ca, format!("127.0.0.1:{port}")).await;
+    let broker = PrivateBroker::advertising(&tls.address(), port).await;
+    (broker, tls)
+}
+
+#[tokio::test]
+async fn the_relay_publishes_over_tls_to_a_broker_its_ca_signed() {
+    let ca = TestCa::new("company");
+    let (_broker, tls) = broker_behind_tls(&ca).await;
+    let ca_file = ca.pem_file();
+    let ca_path = ca_file.to_str().unwrap();
+    let app = spawn_app_with(&[
+        "--kafka-brokers",
+        &tls.address(),
+        "--kafka-security-protocol",
+        "ssl",
+        "--kafka-ssl-ca-location",
+        ca_path,
+    ])
+    .await;
+    order(&app, "U1", "C1").await;
+    eventually_within(
+        "the events to be published",
+        Duration::from_secs(30),
+        || async { unpublished(&app).await == 0 },
+    )
+    .await;
+
+    let keys = HashSet::from([run_id(&app, "C1").await.to_string()]);
+    let tls_settings = [("security.protocol", "ssl"), ("ssl.ca.location", ca_path)];
+    let received = consume_with(&tls_settings, &tls.address(), &keys, 2, Duration::ZERO).await;
+    let types: Vec<&str> = received
+        .iter()
+        .map(|m| m.event_type_header.as_str())
+        .collect();
+    assert_eq!(types, ["coffee.run.created", "coffee.order.placed"]);
+    let _ = std::fs::remove_file(ca_file);
+}
+
+#[tokio::test]
+async fn the_relay_refuses_a_broker_certificate_its_ca_did_not_sign() {
+    let (trusted, impostor) = (TestCa::new("company"), TestCa::new("impostor"));
+    let (_broker, tls) = broker_behind_tls(&impostor).await;
+    let ca_file = trusted.pem_file();
+    let app = spawn_app_with(&[
+        "--kafka-brokers",
+        &tls.address(),
+        "--kafka-security-protocol",
+        "ssl",
+        "--kafka-ssl-ca-location",
+        ca_file.to_str().unwrap(),
+    ])
+    .await;
+    order(&app, "U1", "C1").await;
+    eventually_within("a publish failure", Duration::from_secs(60), || async {
+        metric(&app.metrics().await, "kafka_publish_failures_total").is_some_and(|n| n > 0.0)
+    })
+    .await;
+    assert_eq!(unpublished(&app).await, 2, "the events wait in the outbox");
+    let _ = std::fs::remove_file(ca_file);
+}
+
+/// A worker, which runs the relay, refuses Kafka settings that cannot work, with exit code
+/// 2 and the variable to fix; the password never appears.
+#[tokio::test]
+async fn a_worker_refuses_inconsistent_kafka_security_naming_the_variable() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--kafka-security-protocol", "sasl_ssl"],
+            "KAFKA_SASL_MECHANISM",
+        ),
+        (
+            &[
+                "--kafka-security-protocol",
+                "sasl_ssl",
+                "--kafka-sasl-mechanism",
+                "SCRAM-SHA-512",
+            ],
+            "KAFKA_SASL_USERNAME",
+        ),
+        (
+            &["--kafka-ssl-ca-location", "/etc/hosts"],
+            "KAFKA_SSL_CA_LOCATION",
+        ),
+        (
+            &[
+                "--kafka-security-protocol",
+                "ssl",
+                "--kafka-ssl-ca-location",
+                "/nonexistent/ca.pem",
+            ],
+            "KAFKA_SSL_CA_LOCATION",
+        ),
+        (
+            &[
+                "--kafka-security-protocol",
+                "sasl_ssl",
+                "--kafka-sasl-mechanism",
+                "PLAIN",
+                "--kafka-sasl-password",
+                "sEcReT-kafka",
+            ],
+            "KAFKA_SASL_USERNAME",
+        ),
+    ];
+    for (args, variable) in cases {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffeebuddy"))
+            .args([
+                "serve",
+                "--role",
+                "worker",
+                "--kafka-brokers",
+                "127.0.0.1:9",
+            ])
+            .args(args)
+            .env_clear()
+            .env("LOG_FORMAT", "pretty")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{args:?}: {stderr}");
+        assert!(!stderr.contains("sEcReT-kafka"), "{stderr}");
+    }
+}
+
+/// The api role runs no relay, so Kafka's security settings are not its business.
+#[tokio::test]
+async fn the_api_role_starts_whatever_kafkas_security_settings() {
+    let app = crate::helpers::spawn_app_as(
+        coffeebuddy::startup::Role::Api,
+        &[
+            "--kafka-brokers",
+            "127.0.0.1:9",
+            "--kafka-security-protocol",
+            "sasl_ssl",
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
 }

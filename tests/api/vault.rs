@@ -309,3 +309,54 @@ async fn the_service_refuses_to_start_while_vault_is_unreachable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("VAULT_ADDR"), "{stderr}");
 }
+
+/// With SASL to Kafka and no credentials in the environment, Vault's `coffeebuddy/kafka`
+/// supplies them; without SASL it is never read.
+#[tokio::test]
+async fn kafkas_sasl_credentials_come_from_vault_when_asked_for() {
+    let (vault, token_path) = fake_vault("vault-signing").await;
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/coffeebuddy/kafka"))
+        .and(header("X-Vault-Token", CLIENT_TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(kv2(
+            json!({"username": "coffeebuddy", "password": "kafka-from-vault"}),
+            2,
+        )))
+        .mount(&vault)
+        .await;
+    let plain = VaultSecrets::new(settings(&vault, &token_path)).unwrap();
+    assert!(plain.get().await.unwrap().kafka.is_none());
+    assert!(requests_to(&vault, "/coffeebuddy/kafka").await.is_empty());
+
+    let with_kafka = VaultSecrets::new(VaultSettings {
+        read_kafka: true,
+        ..settings(&vault, &token_path)
+    })
+    .unwrap();
+    let kafka = with_kafka
+        .get()
+        .await
+        .unwrap()
+        .kafka
+        .expect("Kafka credentials");
+    assert_eq!(kafka.username, "coffeebuddy");
+    assert_eq!(kafka.password.expose_secret(), "kafka-from-vault");
+}
+
+#[tokio::test]
+async fn a_missing_kafka_secret_is_a_clear_error() {
+    let (vault, token_path) = fake_vault("vault-signing").await;
+    // What Vault answers for a path with no secret.
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/coffeebuddy/kafka"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errors": []})))
+        .mount(&vault)
+        .await;
+    let secrets = VaultSecrets::new(VaultSettings {
+        read_kafka: true,
+        ..settings(&vault, &token_path)
+    })
+    .unwrap();
+    let err = secrets.get().await.err().expect("refused");
+    assert!(err.to_string().contains("coffeebuddy/kafka"), "{err}");
+}

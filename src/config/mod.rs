@@ -14,6 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::fairness::FairnessPolicy;
 
+mod kafka;
+
+pub use kafka::{KafkaCredentials, KafkaSaslMechanism, KafkaSecurity, KafkaSecurityProtocol};
+
 /// The default database: the local PostgreSQL with trust auth.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/coffeebuddy";
 
@@ -79,6 +83,48 @@ pub struct Settings {
     /// Create the event topics (3 partitions) at start if missing.
     #[arg(long, env = "KAFKA_CREATE_TOPICS", value_name = "KAFKA_CREATE_TOPICS", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub kafka_create_topics: bool,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    #[arg(
+        long,
+        env = "KAFKA_SECURITY_PROTOCOL",
+        value_name = "KAFKA_SECURITY_PROTOCOL",
+        default_value = "plaintext"
+    )]
+    pub kafka_security_protocol: KafkaSecurityProtocol,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, with a `sasl_*` protocol.
+    #[arg(
+        long,
+        env = "KAFKA_SASL_MECHANISM",
+        value_name = "KAFKA_SASL_MECHANISM"
+    )]
+    pub kafka_sasl_mechanism: Option<KafkaSaslMechanism>,
+    /// CA bundle (PEM) that signed the brokers' certificates.
+    #[arg(
+        long,
+        env = "KAFKA_SSL_CA_LOCATION",
+        value_name = "KAFKA_SSL_CA_LOCATION"
+    )]
+    pub kafka_ssl_ca_location: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(
+        long,
+        env = "KAFKA_SSL_CERTIFICATE_LOCATION",
+        value_name = "KAFKA_SSL_CERTIFICATE_LOCATION"
+    )]
+    pub kafka_ssl_certificate_location: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(
+        long,
+        env = "KAFKA_SSL_KEY_LOCATION",
+        value_name = "KAFKA_SSL_KEY_LOCATION"
+    )]
+    pub kafka_ssl_key_location: Option<PathBuf>,
+    /// SASL username (from Vault's `coffeebuddy/kafka` when VAULT_ADDR is set).
+    #[arg(long, env = "KAFKA_SASL_USERNAME", value_name = "KAFKA_SASL_USERNAME", value_parser = parse_non_empty)]
+    pub kafka_sasl_username: Option<String>,
+    /// SASL password (from Vault's `coffeebuddy/kafka` when VAULT_ADDR is set).
+    #[arg(long, env = "KAFKA_SASL_PASSWORD", value_name = "KAFKA_SASL_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
+    pub kafka_sasl_password: Option<SecretString>,
 
     /// Vault address; unset reads secrets from the environment.
     #[arg(long, env = "VAULT_ADDR", value_name = "VAULT_ADDR", value_parser = parse_url)]
@@ -211,6 +257,48 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// How the relay reaches Kafka, with the environment's SASL credentials if any, checked
+    /// (only processes that run the relay ask: the api role and `migrate` need none of it).
+    pub fn kafka_security(&self) -> Result<KafkaSecurity, ConfigError> {
+        let credentials = match (&self.kafka_sasl_username, &self.kafka_sasl_password) {
+            (Some(username), Some(password)) => Some(KafkaCredentials {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "KAFKA_SASL_PASSWORD",
+                    "KAFKA_SASL_USERNAME is set without its password",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "KAFKA_SASL_USERNAME",
+                    "KAFKA_SASL_PASSWORD is set without its username",
+                ));
+            }
+        };
+        let security = KafkaSecurity {
+            protocol: self.kafka_security_protocol,
+            sasl_mechanism: self.kafka_sasl_mechanism,
+            ssl_ca_location: self.kafka_ssl_ca_location.clone(),
+            ssl_certificate_location: self.kafka_ssl_certificate_location.clone(),
+            ssl_key_location: self.kafka_ssl_key_location.clone(),
+            credentials,
+        };
+        security.check(self.kafka_credentials_from_vault())?;
+        Ok(security)
+    }
+
+    /// Whether SASL credentials come from Vault (`coffeebuddy/kafka`): with Vault on and
+    /// a SASL protocol, unless the environment gives them.
+    pub fn kafka_credentials_from_vault(&self) -> bool {
+        self.vault_addr.is_some()
+            && self.kafka_security_protocol.uses_sasl()
+            && self.kafka_sasl_username.is_none()
     }
 
     pub fn db_acquire_timeout(&self) -> Duration {

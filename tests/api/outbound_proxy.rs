@@ -1,0 +1,119 @@
+//! Outbound calls honour the company's proxy settings (`HTTP_PROXY` / `HTTPS_PROXY` /
+//! `NO_PROXY`): the real binary, started with them, sends its Slack Web API calls through
+//! a local proxy and fetches the OIDC issuer's keys from a `NO_PROXY` host directly.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use reqwest::Client;
+use serde_json::json;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::{
+    forward_proxy::ForwardProxy,
+    helpers::{SIGNING_SECRET, TestDatabase, eventually_within, free_port, slash_command_body},
+    oidc,
+};
+
+/// Kills the service if the test fails before it stops it.
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/views.open"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&slack)
+        .await;
+    let jwks = oidc::jwks_server("jwks.json").await;
+    let proxy = ForwardProxy::start().await;
+    let database = TestDatabase::fresh();
+    database.create().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let slack_host = slack.address().to_string();
+    // The same server as `localhost`, which NO_PROXY names.
+    let jwks_host = format!("localhost:{}", jwks.address().port());
+    let _service = Service(
+        Command::new(env!("CARGO_BIN_EXE_coffeebuddy"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database.url_with_password("unused"))
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("SLACK_BOT_TOKEN", "xoxb-test")
+            .env("SLACK_API_URL", format!("http://{slack_host}/api/"))
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("OIDC_ISSUER", oidc::ISSUER)
+            .env(
+                "OIDC_JWKS_URL",
+                format!("http://{jwks_host}/.well-known/jwks.json"),
+            )
+            .env("HTTP_PROXY", proxy.url())
+            .env("HTTPS_PROXY", proxy.url())
+            .env("NO_PROXY", "localhost")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("the service starts"),
+    );
+    let http = Client::builder().no_proxy().build().unwrap();
+    eventually_within(
+        "the service to be ready",
+        Duration::from_secs(30),
+        || async {
+            http.get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
+
+    // `/coffee` calls views.open: through the proxy.
+    let body = slash_command_body("/coffee", "", "U1", "C1");
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature =
+        coffeebuddy::slack::signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let answer = http
+        .post(format!("{base}/slack/commands"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Slack-Request-Timestamp", timestamp)
+        .header("X-Slack-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(slack.received_requests().await.unwrap().len(), 1);
+
+    // A REST call makes the service fetch the issuer's keys: directly, NO_PROXY says.
+    let preferences = http
+        .get(format!("{base}/api/v1/users/U1/preferences"))
+        .bearer_auth(oidc::user_token("U1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preferences.status(), 200);
+    assert_eq!(jwks.received_requests().await.unwrap().len(), 1);
+
+    assert_eq!(
+        proxy.destinations(),
+        [slack_host],
+        "the Slack call went through the proxy; the NO_PROXY host did not"
+    );
+}
