@@ -4,7 +4,10 @@ every NetworkPolicy egress rule names its destinations; that the production valu
 to PostgreSQL with sslmode=verify-full and a mounted CA, and to Kafka over sasl_ssl with
 the CA mounted in the worker pods where KAFKA_SSL_CA_LOCATION says, on the port the
 egress rule allows; that only Slack goes through the outbound proxy, which the egress
-rules let the pods reach; and that the chart refuses values that would loosen any of it."""
+rules let the pods reach; that Slack reaches the api pods as slack.socketMode says (HTTP: a
+Kong route for /slack; Socket Mode: none, SLACK_APP_TOKEN from the Secret or from Vault,
+and nothing else different); and that the chart refuses values that would loosen any of
+it."""
 
 import copy
 import ipaddress
@@ -35,6 +38,10 @@ NO_VAULT_MTLS = {
     "vault": {"enabled": False},
     "kafka": {"tls": {"clientSecret": "coffeebuddy-kafka-client"}},
 }
+# Slack over Socket Mode (values.yaml, "slack"): the renders above again with it.
+SOCKET_MODE = {"slack": {"socketMode": True}}
+# Where Socket Mode's WebSocket goes (the URL apps.connections.open returns).
+SLACK_WSS_HOST = "wss-primary.slack.com"
 
 
 def render_values(values):
@@ -306,6 +313,94 @@ def proxy_problems(documents):
     return problems, sorted(set(notes))
 
 
+def ingress_paths(documents):
+    """{path: Ingress name} for every path of every Ingress rule."""
+    return {
+        path["path"]: ingress["metadata"]["name"]
+        for ingress in documents
+        if ingress["kind"] == "Ingress"
+        for rule in ingress["spec"].get("rules") or []
+        for path in (rule.get("http") or {}).get("paths") or []
+    }
+
+
+def is_slack_route(path):
+    return path == "/slack" or path.startswith("/slack/")
+
+
+def slack_problems(documents, values):
+    """How Slack reaches the api pods, by the values (over the chart's defaults). Always a
+    Kong route for /api/v1. HTTP: a route for /slack and SLACK_APP_TOKEN nowhere. Socket
+    Mode: no route for /slack; with Vault off, the api pods (and only they) take
+    SLACK_APP_TOKEN from existingSecret's key slack-app-token, not optional; with Vault on,
+    no pod has it (the service reads Vault's app_token); and through a proxy, the WebSocket's
+    host does not match NO_PROXY."""
+    effective = merged(yaml.safe_load((CHART / "values.yaml").read_text()), values or {})
+    socket_mode = effective["slack"]["socketMode"]
+    vault = effective["vault"]["enabled"]
+    secret = effective["existingSecret"]
+    problems, notes = [], []
+    paths = ingress_paths(documents)
+    slack_routes = sorted(p for p in paths if is_slack_route(p))
+    if "/api/v1" not in paths:
+        problems.append("no Kong route for /api/v1")
+    if socket_mode and slack_routes:
+        problems.append(f"Socket Mode, yet Kong routes {slack_routes} (Ingress/{paths[slack_routes[0]]})")
+    elif not socket_mode and not slack_routes:
+        problems.append("no Kong route for /slack: Slack's HTTP requests would not arrive")
+    else:
+        notes.append(f"Kong routes {sorted(paths)}")
+    maps = configmaps(documents)
+    tokens = 0
+    for where, workload, _, container in workloads(documents):
+        env = container_env(container, maps)
+        ref = secret_refs(container).get("SLACK_APP_TOKEN")
+        api = component(workload) == "api"
+        if socket_mode and not vault and api:
+            tokens += 1
+            if not ref or ref.get("name") != secret or ref.get("key") != "slack-app-token" or ref.get("optional"):
+                problems.append(f"{where}: SLACK_APP_TOKEN is not the required key slack-app-token of Secret {secret}: {ref}")
+            else:
+                notes.append(f"SLACK_APP_TOKEN from Secret {secret} key slack-app-token (required) in {where}")
+        elif ref or "SLACK_APP_TOKEN" in env:
+            why = "Vault supplies app_token" if socket_mode and vault else "only Socket Mode's api pods use it"
+            problems.append(f"{where}: SLACK_APP_TOKEN set ({why})")
+        if socket_mode and api and env.get("HTTPS_PROXY"):
+            if no_proxy_matches(env.get("NO_PROXY", ""), SLACK_WSS_HOST):
+                problems.append(f"{where}: {SLACK_WSS_HOST} matches NO_PROXY, so the WebSocket would not go through the proxy")
+            else:
+                notes.append(f"the WebSocket to {SLACK_WSS_HOST} via {env['HTTPS_PROXY']}")
+    if socket_mode and not vault and not tokens:
+        problems.append("Socket Mode without Vault, but no api Deployment to give SLACK_APP_TOKEN")
+    if socket_mode and vault:
+        notes.append("no SLACK_APP_TOKEN in any pod (Vault's coffeebuddy/slack app_token)")
+    return problems, sorted(set(notes))
+
+
+def socket_mode_changes(http, socket):
+    """What Socket Mode changes besides dropping the /slack Ingress and giving the api pods
+    SLACK_APP_TOKEN: the two renders with those taken out, object by object."""
+
+    def comparable(documents):
+        out = {}
+        for document in copy.deepcopy(documents):
+            if document["kind"] == "Ingress" and any(is_slack_route(p) for p in ingress_paths([document])):
+                continue
+            if document["kind"] in ("Deployment", "Job"):
+                for container in document["spec"]["template"]["spec"]["containers"]:
+                    if "env" in container:
+                        container["env"] = [e for e in container["env"] if e["name"] != "SLACK_APP_TOKEN"]
+            out[f"{document['kind']}/{document['metadata']['name']}"] = document
+        return out
+
+    before, after = comparable(http), comparable(socket)
+    return [
+        f"{key} differs in Socket Mode beyond /slack and SLACK_APP_TOKEN"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+
+
 def render_failure(values, expected):
     """None if rendering `values` fails with a message containing `expected`."""
     try:
@@ -323,7 +418,14 @@ def main():
         ("default values", None),
         (PRODUCTION.name, production),
         (f"{PRODUCTION.name} without Vault, with a Kafka client certificate", no_vault_mtls),
+        (f"{PRODUCTION.name} in Socket Mode", merged(production, SOCKET_MODE)),
+        (f"{PRODUCTION.name} without Vault, with a Kafka client certificate, in Socket Mode",
+         merged(no_vault_mtls, SOCKET_MODE)),
     ]
+    # Each Socket Mode render's HTTP counterpart, which it must equal but for Slack's route
+    # and token.
+    counterparts = {renders[3][0]: renders[1][0], renders[4][0]: renders[2][0]}
+    rendered = {}
     for label, values in renders:
         report = lint(str(CHART), values, strict=True, kube_version="v1.32.0")
         problems = report.get("errors") or [m for m in report.get("messages", []) if m.get("severity", 0) >= 2]
@@ -331,6 +433,7 @@ def main():
         failures += bool(problems)
     for label, values in renders:
         documents = render_values(values or {})
+        rendered[label] = documents
         kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in documents)
         print(f"{label}: {len(documents)} manifests: {', '.join(kinds)}")
         standard = [d for d in documents if d["apiVersion"] not in CUSTOM]
@@ -365,18 +468,35 @@ def main():
             tls_problems, checked = database_tls_problems(documents)
             problems += tls_problems
             print(f"{label}: database TLS (sslmode=verify-full, CA mounted) in {', '.join(checked)}")
-            mtls = values is no_vault_mtls
+            mtls = bool(values["kafka"]["tls"].get("clientSecret"))
+            sasl_secret = not values["vault"]["enabled"]
             kafka, notes = kafka_problems(
-                documents, "sasl_ssl", "SCRAM-SHA-512", ca=True, client=mtls, sasl_secret=mtls
+                documents, "sasl_ssl", "SCRAM-SHA-512", ca=True, client=mtls, sasl_secret=sasl_secret
             )
             problems += kafka
-            sasl = "existingSecret's optional kafka-sasl-* keys" if mtls else "Vault (no Secret)"
+            sasl = "existingSecret's optional kafka-sasl-* keys" if sasl_secret else "Vault (no Secret)"
             print(f"{label}: Kafka sasl_ssl/SCRAM-SHA-512, SASL credentials from {sasl}; {'; '.join(notes)}")
             proxy, notes = proxy_problems(documents)
             problems += proxy
             print(f"{label}: {'; '.join(notes)}")
         print(f"{label}: {rules} egress rules, each with `to` and ports: {problems or 'ok'}")
         failures += bool(problems)
+        slack, notes = slack_problems(documents, values)
+        if label in counterparts:
+            slack += socket_mode_changes(rendered[counterparts[label]], documents)
+            notes.append(f"otherwise the same objects as {counterparts[label]}")
+        mode = "Socket Mode" if label in counterparts else "over HTTP"
+        print(f"{label}: Slack {mode}: {slack or '; '.join(notes)}")
+        failures += bool(slack)
+
+    # The defaults in Socket Mode (Vault off, no proxy): only Slack's route and token change.
+    label = "default values in Socket Mode"
+    documents = render_values(SOCKET_MODE)
+    slack, notes = slack_problems(documents, SOCKET_MODE)
+    slack += socket_mode_changes(rendered["default values"], documents)
+    notes.append("otherwise the same objects as default values")
+    print(f"{label}: Slack Socket Mode: {slack or '; '.join(notes)}")
+    failures += bool(slack)
 
     # Values the chart must refuse rather than render something looser.
     refused = {

@@ -127,6 +127,10 @@ impl VaultRefresh {
             match self.vault.get().await {
                 Ok(bundle) => {
                     secrets.replace(bundle.signing_secret, bundle.bot_token);
+                    if let Some(app_token) = bundle.app_token {
+                        // The next Socket Mode connection opens with it.
+                        secrets.replace_app_token(app_token);
+                    }
                     if let Some(kafka) = bundle.kafka {
                         // The relay makes a new producer with them before its next pass.
                         secrets.replace_kafka_credentials(kafka);
@@ -325,6 +329,15 @@ impl Application {
                 Ok(())
             }
         });
+        if self.role.runs_http() && self.state.secrets.app_token().is_some() {
+            tracing::info!("SLACK_APP_TOKEN is set: taking Slack's traffic over Socket Mode too");
+            let (state, stop) = (self.state.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                let routes = api::socket_mode_routes(state.clone());
+                api::socket_mode::run(state, routes, stop).await;
+                Ok(())
+            });
+        }
         if self.role.runs_workers() {
             tasks.spawn(jobs::run_workers(
                 job_context,
@@ -458,6 +471,9 @@ async fn load_secrets(
             settings.slack_signing_secret.clone(),
             settings.slack_bot_token.clone(),
         );
+        if let Some(app_token) = settings.slack_app_token.clone() {
+            secrets.replace_app_token(app_token);
+        }
         return Ok((secrets, None, None));
     };
     let vault = VaultSecrets::new(VaultSettings {
@@ -479,6 +495,12 @@ async fn load_secrets(
         .map_err(|e| StartError::Config(ConfigError::new("VAULT_ADDR", e.to_string())))?;
     tracing::info!("secrets read from Vault");
     let secrets = Secrets::new(Some(bundle.signing_secret), Some(bundle.bot_token));
+    if let Some(app_token) = bundle
+        .app_token
+        .or_else(|| settings.slack_app_token.clone())
+    {
+        secrets.replace_app_token(app_token);
+    }
     if let Some(kafka) = bundle.kafka {
         secrets.replace_kafka_credentials(kafka);
     }

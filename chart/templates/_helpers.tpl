@@ -26,8 +26,10 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 A Deployment container's environment: the ConfigMap, and entries the ConfigMap cannot hold.
-Secrets, unless Vault holds them. In worker pods, the mounted Kafka TLS files
-(coffeebuddy.kafkaTlsEnv). Call it with (dict "root" $ "component" "api"|"worker").
+Secrets, unless Vault holds them; in api pods with slack.socketMode, the app-level token
+(required: without it Socket Mode has nothing to connect with). In worker pods, the
+mounted Kafka TLS files (coffeebuddy.kafkaTlsEnv). Call it with
+(dict "root" $ "component" "api"|"worker").
 */}}
 {{- define "coffeebuddy.env" -}}
 {{- $root := .root -}}
@@ -52,6 +54,11 @@ env:
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: database-url, optional: true }
+{{- if and (eq .component "api") $root.Values.slack.socketMode }}
+- name: SLACK_APP_TOKEN
+  valueFrom:
+    secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: slack-app-token }
+{{- end }}
 {{- end }}
 {{- if eq .component "worker" }}
 {{- include "coffeebuddy.kafkaSaslEnv" $root }}

@@ -11,6 +11,7 @@ mod slack_auth;
 mod slack_commands;
 mod slack_events;
 mod slack_interactions;
+pub mod socket_mode;
 mod state;
 
 use std::cell::Cell;
@@ -61,17 +62,8 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let metrics = state.metrics.clone();
-    let guard = state.clone();
     let rest_guard = state.clone();
-    let slack = Route::new()
-        .at("/commands", post(slack_commands::commands))
-        .at("/interactions", post(slack_interactions::interactions))
-        .at("/events", post(slack_events::events))
-        .around(move |endpoint, request| {
-            let state = guard.clone();
-            async move { guard_database(&state, endpoint.call(request)).await }
-        })
-        .with(slack_auth::VerifySlackSignature::default());
+    let slack = slack_routes(&state).with(slack_auth::VerifySlackSignature::default());
     Route::new()
         .nest("/slack", slack)
         .at("/metrics", get(metrics_text))
@@ -127,6 +119,27 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> {
                 result
             }
         })
+}
+
+/// `/slack/commands`, `/slack/interactions` and `/slack/events` (under `/slack` here),
+/// behind the database guard: what Slack's HTTP requests reach after their signature is
+/// checked, and what Socket Mode's envelopes reach.
+fn slack_routes(state: &AppState) -> impl Endpoint<Output = Response> + 'static {
+    let guard = state.clone();
+    Route::new()
+        .at("/commands", post(slack_commands::commands))
+        .at("/interactions", post(slack_interactions::interactions))
+        .at("/events", post(slack_events::events))
+        .around(move |endpoint, request| {
+            let state = guard.clone();
+            async move { guard_database(&state, endpoint.call(request)).await }
+        })
+}
+
+/// The Slack routes for Socket Mode's envelopes, with the shared state.
+pub fn socket_mode_routes(state: AppState) -> socket_mode::SlackRoutes {
+    let routes = slack_routes(&state).data(state.clone());
+    socket_mode::slack_routes(routes, state)
 }
 
 tokio::task_local! {

@@ -70,6 +70,10 @@ pub struct Settings {
     /// Slack bot token, `xoxb-…` (from Vault when VAULT_ADDR is set).
     #[arg(long, env = "SLACK_BOT_TOKEN", value_name = "SLACK_BOT_TOKEN", value_parser = parse_secret, hide_env_values = true)]
     pub slack_bot_token: Option<SecretString>,
+    /// Slack app-level token, `xapp-…` (from Vault's `coffeebuddy/slack` `app_token` when
+    /// VAULT_ADDR is set): set, the api role takes Slack's traffic over Socket Mode too.
+    #[arg(long, env = "SLACK_APP_TOKEN", value_name = "SLACK_APP_TOKEN", value_parser = parse_app_token, hide_env_values = true)]
+    pub slack_app_token: Option<SecretString>,
     /// Base URL of the Slack Web API.
     #[arg(long, env = "SLACK_API_URL", value_name = "SLACK_API_URL", default_value = "https://slack.com/api/", value_parser = parse_base_url)]
     pub slack_api_url: reqwest::Url,
@@ -325,6 +329,15 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
         return Err("must not be empty".into());
     }
     Ok(SecretString::from(value.to_owned()))
+}
+
+/// An app-level token: Slack's start with `xapp-`. The value is never echoed.
+fn parse_app_token(value: &str) -> Result<SecretString, String> {
+    let token = parse_secret(value)?;
+    if !token.expose_secret().starts_with("xapp-") {
+        return Err("is not an app-level token (they start with xapp-)".into());
+    }
+    Ok(token)
 }
 
 fn parse_schedule(value: &str) -> Result<cron::Schedule, String> {

@@ -22,6 +22,8 @@ pub struct Secrets {
 struct SlackSecrets {
     signing_secret: Option<SecretString>,
     bot_token: Option<SecretString>,
+    /// The app-level token (`xapp-…`) that opens Socket Mode connections.
+    app_token: Option<SecretString>,
     /// Kafka's SASL credentials when Vault supplies them (`coffeebuddy/kafka`).
     kafka: Option<KafkaCredentials>,
 }
@@ -32,6 +34,7 @@ impl Secrets {
             inner: Arc::new(RwLock::new(SlackSecrets {
                 signing_secret,
                 bot_token,
+                app_token: None,
                 kafka: None,
             })),
         }
@@ -43,6 +46,18 @@ impl Secrets {
 
     pub fn bot_token(&self) -> Option<SecretString> {
         self.read().bot_token.clone()
+    }
+
+    pub fn app_token(&self) -> Option<SecretString> {
+        self.read().app_token.clone()
+    }
+
+    /// Takes the app-level token (from the environment, or Vault as it rotates it).
+    pub fn replace_app_token(&self, app_token: SecretString) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .app_token = Some(app_token);
     }
 
     /// Kafka's SASL credentials from Vault, if it supplies them.

@@ -1,5 +1,6 @@
 //! Vault with vaultrs: Kubernetes auth (the service account's JWT), KV v2 reads of
-//! `coffeebuddy/slack` (`signing_secret`, `bot_token`), `coffeebuddy/db` (`username`,
+//! `coffeebuddy/slack` (`signing_secret`, `bot_token`, and for Socket Mode `app_token`),
+//! `coffeebuddy/db` (`username`,
 //! `password`) and, when Kafka uses SASL, `coffeebuddy/kafka` (`username`, `password`),
 //! cached for five minutes, with 1, 2, 4, 8 s backoff on 5xx and a fresh
 //! login when the token has expired.
@@ -92,6 +93,9 @@ pub enum VaultError {
 struct SlackSecret {
     signing_secret: Option<String>,
     bot_token: Option<String>,
+    /// Optional: only Socket Mode needs it.
+    #[serde(default)]
+    app_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +115,8 @@ pub struct DatabaseCredentials {
 pub struct SecretBundle {
     pub signing_secret: SecretString,
     pub bot_token: SecretString,
+    /// `app_token`, when `coffeebuddy/slack` has one (Socket Mode).
+    pub app_token: Option<SecretString>,
     pub database: DatabaseCredentials,
     /// With `read_kafka`.
     pub kafka: Option<KafkaCredentials>,
@@ -184,6 +190,11 @@ impl VaultSecrets {
         Ok(SecretBundle {
             signing_secret: slack_value(slack.signing_secret, "signing_secret")?.into(),
             bot_token: slack_value(slack.bot_token, "bot_token")?.into(),
+            app_token: slack
+                .app_token
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
             database: DatabaseCredentials {
                 username: required(db.username, DB_PATH, "username")?,
                 password: required(db.password, DB_PATH, "password")?.into(),

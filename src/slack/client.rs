@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url, header};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::secrets::Secrets;
@@ -179,6 +179,19 @@ impl SlackClient {
         self.call("chat.update", &body, None).await.map(drop)
     }
 
+    /// `apps.connections.open` with the app-level token (`xapp-…`): the WebSocket URL of a
+    /// new Socket Mode connection.
+    pub async fn connections_open(&self, app_token: &SecretString) -> Result<Url, SlackApiError> {
+        let answer = self
+            .call_with(app_token, "apps.connections.open", &json!({}), None)
+            .await?;
+        let url = answer["url"].as_str().ok_or_else(|| {
+            SlackApiError::Transient("apps.connections.open: no url in the answer".into())
+        })?;
+        Url::parse(url)
+            .map_err(|e| SlackApiError::Transient(format!("apps.connections.open: bad url: {e}")))
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -188,6 +201,16 @@ impl SlackClient {
         let token = self.secrets.bot_token().ok_or_else(|| {
             SlackApiError::Permanent("not_authed: SLACK_BOT_TOKEN is not set".into())
         })?;
+        self.call_with(&token, method, body, timeout).await
+    }
+
+    async fn call_with(
+        &self,
+        token: &SecretString,
+        method: &str,
+        body: &Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, SlackApiError> {
         let url = self
             .base_url
             .join(method)

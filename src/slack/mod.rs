@@ -6,6 +6,7 @@ pub mod escape;
 pub mod modal_metadata;
 pub mod payloads;
 pub mod signature;
+pub mod socket_mode;
 pub mod views;
 
 pub use client::{SlackApiError, SlackClient};

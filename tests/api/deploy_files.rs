@@ -1,6 +1,7 @@
 //! The deployment files agree with the service: every metric the Grafana dashboard and the
-//! alert rules query is one a running instance exports, and the Slack app manifest's
-//! commands and URLs are the routes the service answers.
+//! alert rules query is one a running instance exports, the Slack app manifest's
+//! commands and URLs are the routes the service answers, and the Socket Mode manifest is the
+//! same app with no URL at all.
 
 use std::collections::BTreeSet;
 
@@ -207,12 +208,15 @@ async fn the_dashboard_and_alerts_query_only_exported_metrics() {
     }
 }
 
+/// A Slack app manifest under slack/.
+fn slack_manifest(file: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/slack/{file}")).unwrap())
+        .unwrap_or_else(|e| panic!("slack/{file} is not JSON: {e}"))
+}
+
 #[tokio::test]
 async fn the_slack_manifest_matches_the_routes_and_commands() {
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{ROOT}/slack/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let manifest = slack_manifest("manifest.json");
     let path_of = |url: &Value| {
         reqwest::Url::parse(url.as_str().unwrap())
             .unwrap()
@@ -283,5 +287,99 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
             .await
             .status(),
         200
+    );
+}
+
+#[test]
+fn the_socket_mode_manifest_is_the_http_one_without_urls() {
+    let http = slack_manifest("manifest.json");
+    let socket = slack_manifest("manifest-socket-mode.json");
+    assert_eq!(http["settings"]["socket_mode_enabled"], false);
+    assert_eq!(socket["settings"]["socket_mode_enabled"], true);
+
+    // No URL anywhere: Slack sends everything over the app's own WebSocket.
+    fn urls(value: &Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let here = format!("{at}.{key}");
+                    if key.ends_with("url") {
+                        out.push(here.clone());
+                    }
+                    urls(v, &here, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    urls(v, &format!("{at}[{i}]"), out);
+                }
+            }
+            Value::String(text) if text.contains("://") => out.push(format!("{at} = {text}")),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    urls(&socket, "", &mut found);
+    assert!(
+        found.is_empty(),
+        "URLs in the Socket Mode manifest: {found:?}"
+    );
+
+    // The same commands (name, description, usage hint, escaping), scopes and bot events.
+    let commands = socket["features"]["slash_commands"].as_array().unwrap();
+    let names: BTreeSet<&str> = commands
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["/coffee", "/coffee-cancel", "/coffee-history"])
+    );
+    for command in commands {
+        let keys: BTreeSet<&str> = command
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["command", "description", "should_escape", "usage_hint"]),
+            "{command}"
+        );
+    }
+    let scopes = |manifest: &Value| -> BTreeSet<String> {
+        manifest["oauth_config"]["scopes"]["bot"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(scopes(&socket), scopes(&http));
+    assert_eq!(
+        socket["settings"]["event_subscriptions"]["bot_events"],
+        http["settings"]["event_subscriptions"]["bot_events"]
+    );
+    assert_eq!(socket["settings"]["interactivity"]["is_enabled"], true);
+
+    // Everything else is the HTTP manifest's: the HTTP one less its URLs, in Socket Mode.
+    let mut expected = http.clone();
+    for command in expected["features"]["slash_commands"]
+        .as_array_mut()
+        .unwrap()
+    {
+        command.as_object_mut().unwrap().remove("url");
+    }
+    for setting in ["event_subscriptions", "interactivity"] {
+        expected["settings"][setting]
+            .as_object_mut()
+            .unwrap()
+            .remove("request_url");
+    }
+    expected["settings"]["socket_mode_enabled"] = Value::Bool(true);
+    assert_eq!(
+        socket, expected,
+        "the Socket Mode manifest differs from the HTTP one by more than its URLs"
     );
 }

@@ -12,6 +12,7 @@ use tokio::{
 pub struct ForwardProxy {
     pub port: u16,
     destinations: Arc<Mutex<Vec<String>>>,
+    tunnels: Arc<std::sync::atomic::AtomicUsize>,
     accept: JoinHandle<()>,
 }
 
@@ -20,24 +21,31 @@ impl ForwardProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let destinations = Arc::new(Mutex::new(Vec::new()));
-        let seen = destinations.clone();
+        let tunnels = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (seen, tunneled) = (destinations.clone(), tunnels.clone());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let seen = seen.clone();
+                let (seen, tunneled) = (seen.clone(), tunneled.clone());
                 tokio::spawn(async move {
-                    let _ = relay(client, seen).await;
+                    let _ = relay(client, seen, tunneled).await;
                 });
             }
         });
         Self {
             port,
             destinations,
+            tunnels,
             accept,
         }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many `CONNECT` tunnels were opened.
+    pub fn tunnels(&self) -> usize {
+        self.tunnels.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// `host:port` of every request that went through, in order.
@@ -52,7 +60,11 @@ impl Drop for ForwardProxy {
     }
 }
 
-async fn relay(client: TcpStream, seen: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+async fn relay(
+    client: TcpStream,
+    seen: Arc<Mutex<Vec<String>>>,
+    tunnels: Arc<std::sync::atomic::AtomicUsize>,
+) -> std::io::Result<()> {
     let mut client = BufReader::new(client);
     let mut request_line = String::new();
     client.read_line(&mut request_line).await?;
@@ -72,6 +84,7 @@ async fn relay(client: TcpStream, seen: Arc<Mutex<Vec<String>>>) -> std::io::Res
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if method == "CONNECT" {
         seen.lock().unwrap().push(target.to_owned());
+        tunnels.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut upstream = TcpStream::connect(target).await?;
         client
             .get_mut()

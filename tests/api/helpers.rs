@@ -145,6 +145,19 @@ pub async fn spawn_app_tuned(extra: &[&str], tune: impl FnOnce(&mut Options)) ->
     launch(database, Arc::new(slack), extra, tune).await
 }
 
+/// Like [`spawn_app_with`], against `slack`, a fake Slack the test has prepared (its
+/// default answers are added here).
+pub async fn spawn_app_against(slack: MockServer, extra: &[&str]) -> TestApp {
+    mount_slack_defaults(&slack).await;
+    launch(
+        Arc::new(TestDatabase::fresh()),
+        Arc::new(slack),
+        extra,
+        |_| {},
+    )
+    .await
+}
+
 /// Like [`spawn_app_with`], with PostgreSQL reached through `db_server` (`host:port`).
 pub async fn spawn_app_through(db_server: &str, extra: &[&str]) -> TestApp {
     let slack = MockServer::start().await;

@@ -29,6 +29,7 @@ mod schema;
 mod secrets_in_logs;
 mod shutdown;
 mod slack_delivery;
+mod socket_mode;
 mod tls;
 mod vault;
 mod warm_connections;

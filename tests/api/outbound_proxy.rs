@@ -1,6 +1,7 @@
 //! Outbound calls honour the company's proxy settings (`HTTP_PROXY` / `HTTPS_PROXY` /
-//! `NO_PROXY`): the real binary, started with them, sends its Slack Web API calls through
-//! a local proxy and fetches the OIDC issuer's keys from a `NO_PROXY` host directly.
+//! `NO_PROXY`): the real binary, started with them, sends its Slack Web API calls and opens
+//! its Socket Mode WebSocket (by `CONNECT`) through a local proxy, and fetches the OIDC
+//! issuer's keys from a `NO_PROXY` host directly.
 
 use std::{
     process::{Command, Stdio},
@@ -18,6 +19,7 @@ use crate::{
     forward_proxy::ForwardProxy,
     helpers::{SIGNING_SECRET, TestDatabase, eventually_within, free_port, slash_command_body},
     oidc,
+    socket_mode::{APP_TOKEN, FakeSocketMode},
 };
 
 /// Kills the service if the test fails before it stops it.
@@ -38,6 +40,14 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
         .mount(&slack)
         .await;
+    let socket = FakeSocketMode::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/apps.connections.open"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "url": socket.url()})),
+        )
+        .mount(&slack)
+        .await;
     let jwks = oidc::jwks_server("jwks.json").await;
     let proxy = ForwardProxy::start().await;
     let database = TestDatabase::fresh();
@@ -55,6 +65,7 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
             .env("DATABASE_URL", database.url_with_password("unused"))
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("SLACK_BOT_TOKEN", "xoxb-test")
+            .env("SLACK_APP_TOKEN", APP_TOKEN)
             .env("SLACK_API_URL", format!("http://{slack_host}/api/"))
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("OIDC_ISSUER", oidc::ISSUER)
@@ -84,6 +95,17 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
     )
     .await;
 
+    // The Socket Mode connection: apps.connections.open, then the WebSocket by CONNECT.
+    eventually_within("the socket to open", Duration::from_secs(10), || async {
+        socket.opened() == 1
+    })
+    .await;
+    let socket_host = socket.url()["ws://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
     // `/coffee` calls views.open: through the proxy.
     let body = slash_command_body("/coffee", "", "U1", "C1");
     let timestamp = chrono::Utc::now().timestamp().to_string();
@@ -99,7 +121,11 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    assert_eq!(slack.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        slack.received_requests().await.unwrap().len(),
+        2,
+        "apps.connections.open and views.open"
+    );
 
     // A REST call makes the service fetch the issuer's keys: directly, NO_PROXY says.
     let preferences = http
@@ -113,7 +139,12 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
 
     assert_eq!(
         proxy.destinations(),
-        [slack_host],
-        "the Slack call went through the proxy; the NO_PROXY host did not"
+        [slack_host.clone(), socket_host, slack_host],
+        "the Slack calls and the socket went through the proxy; the NO_PROXY host did not"
+    );
+    assert_eq!(
+        proxy.tunnels(),
+        1,
+        "the WebSocket went through a CONNECT tunnel"
     );
 }

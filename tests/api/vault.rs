@@ -360,3 +360,28 @@ async fn a_missing_kafka_secret_is_a_clear_error() {
     let err = secrets.get().await.err().expect("refused");
     assert!(err.to_string().contains("coffeebuddy/kafka"), "{err}");
 }
+
+/// Socket Mode's app-level token may live beside the other Slack secrets.
+#[tokio::test]
+async fn the_app_token_comes_with_the_slack_secrets_when_vault_has_it() {
+    let (vault, token_path) = fake_vault("vault-signing").await;
+    let plain = VaultSecrets::new(settings(&vault, &token_path)).unwrap();
+    assert!(plain.get().await.unwrap().app_token.is_none());
+
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/coffeebuddy/slack"))
+        .and(header("X-Vault-Token", CLIENT_TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(kv2(
+            json!({"signing_secret": "s", "bot_token": "xoxb-b", "app_token": "xapp-1-from-vault\n"}),
+            4,
+        )))
+        .with_priority(1)
+        .mount(&vault)
+        .await;
+    let with_app_token = VaultSecrets::new(settings(&vault, &token_path)).unwrap();
+    let bundle = with_app_token.get().await.unwrap();
+    assert_eq!(
+        bundle.app_token.map(|t| t.expose_secret().to_owned()),
+        Some("xapp-1-from-vault".to_owned())
+    );
+}
