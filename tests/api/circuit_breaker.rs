@@ -17,8 +17,9 @@ async fn order(app: &TestApp, user: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn the_circuit_opens_on_a_lost_database_and_recovers() {
+/// A service that reaches PostgreSQL through a proxy the test controls, with a breaker that
+/// opens after three failures for a second; it has taken one order.
+async fn app_behind_a_proxy() -> (TcpProxy, TestApp) {
     let proxy = TcpProxy::start("127.0.0.1:5432").await;
     let app = spawn_app_through(
         &proxy.address(),
@@ -28,11 +29,17 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
             "--circuit-open-secs",
             "1",
             "--db-acquire-timeout-secs",
-            "1",
+            "2",
         ],
     )
     .await;
     assert_eq!(order(&app, "U1").await.0, 200);
+    (proxy, app)
+}
+
+#[tokio::test]
+async fn the_circuit_opens_on_a_lost_database_and_recovers() {
+    let (proxy, app) = app_behind_a_proxy().await;
     assert_eq!(
         metric(&app.metrics().await, "circuit_breaker_state"),
         Some(0.0)
@@ -87,20 +94,7 @@ async fn the_circuit_opens_on_a_lost_database_and_recovers() {
 /// resets it during the start-up handshake. Those failures count like refusals.
 #[tokio::test]
 async fn connections_reset_during_the_handshake_open_the_circuit() {
-    let proxy = TcpProxy::start("127.0.0.1:5432").await;
-    let app = spawn_app_through(
-        &proxy.address(),
-        &[
-            "--circuit-failure-threshold",
-            "3",
-            "--circuit-open-secs",
-            "1",
-            "--db-acquire-timeout-secs",
-            "2",
-        ],
-    )
-    .await;
-    assert_eq!(order(&app, "U1").await.0, 200);
+    let (proxy, app) = app_behind_a_proxy().await;
 
     proxy.accept_and_reset();
     for user in ["U2", "U3", "U4"] {

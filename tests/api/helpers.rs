@@ -299,17 +299,8 @@ impl TestApp {
         content_type: &str,
         body: String,
     ) -> reqwest::Response {
-        let timestamp = Utc::now().timestamp().to_string();
-        let signature = signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
-        self.http
-            .post(format!("{}{path}", self.address))
-            .header("Content-Type", content_type)
-            .header("X-Slack-Request-Timestamp", timestamp)
-            .header("X-Slack-Signature", signature)
-            .body(body)
-            .send()
-            .await
-            .expect("the request is sent")
+        let url = format!("{}{path}", self.address);
+        post_signed_with(&self.http, SIGNING_SECRET, &url, content_type, body).await
     }
 
     /// A slash command, with every field Slack sends.
@@ -513,6 +504,41 @@ impl Drop for TestDatabase {
         })
         .join();
     }
+}
+
+/// POSTs `body` to `url` signed with `secret`, as Slack signs its requests.
+pub async fn post_signed_with(
+    http: &reqwest::Client,
+    secret: &str,
+    url: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
+    let timestamp = Utc::now().timestamp().to_string();
+    let signature = signature::sign(secret.as_bytes(), &timestamp, body.as_bytes());
+    http.post(url)
+        .header("Content-Type", content_type)
+        .header("X-Slack-Request-Timestamp", timestamp)
+        .header("X-Slack-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits up to 30 s for a service started as its own process to answer `/readyz`.
+pub async fn wait_until_ready(http: &reqwest::Client, base: &str) {
+    eventually_within(
+        "the service to be ready",
+        Duration::from_secs(30),
+        || async {
+            http.get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
 }
 
 /// Polls `condition` every 50 ms until it holds; fails the test after 20 s.

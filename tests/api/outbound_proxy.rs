@@ -17,7 +17,10 @@ use wiremock::{
 
 use crate::{
     forward_proxy::ForwardProxy,
-    helpers::{SIGNING_SECRET, TestDatabase, eventually_within, free_port, slash_command_body},
+    helpers::{
+        SIGNING_SECRET, TestDatabase, eventually_within, free_port, post_signed_with,
+        slash_command_body, wait_until_ready,
+    },
     oidc,
     socket_mode::{APP_TOKEN, FakeSocketMode},
 };
@@ -83,17 +86,7 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
             .expect("the service starts"),
     );
     let http = Client::builder().no_proxy().build().unwrap();
-    eventually_within(
-        "the service to be ready",
-        Duration::from_secs(30),
-        || async {
-            http.get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )
-    .await;
+    wait_until_ready(&http, &base).await;
 
     // The Socket Mode connection: apps.connections.open, then the WebSocket by CONNECT.
     eventually_within("the socket to open", Duration::from_secs(10), || async {
@@ -108,18 +101,9 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
 
     // `/coffee` calls views.open: through the proxy.
     let body = slash_command_body("/coffee", "", "U1", "C1");
-    let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature =
-        coffeebuddy::slack::signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
-    let answer = http
-        .post(format!("{base}/slack/commands"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Slack-Request-Timestamp", timestamp)
-        .header("X-Slack-Signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{base}/slack/commands");
+    let form = "application/x-www-form-urlencoded";
+    let answer = post_signed_with(&http, SIGNING_SECRET, &url, form, body).await;
     assert_eq!(answer.status(), 200);
     assert_eq!(
         slack.received_requests().await.unwrap().len(),

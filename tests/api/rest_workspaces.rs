@@ -61,20 +61,36 @@ fn order() -> Value {
     json!({"drink_type": "Mocha", "size": "Small"})
 }
 
+/// A run in `channel` of the test workspace, started by a member (U1): its id.
+async fn started_run(app: &TestApp, channel: &str) -> String {
+    let member = token("U1", Some(json!(WORKSPACE)));
+    let body = Some(new_run(WORKSPACE, channel));
+    let (status, run) = call(app, Method::POST, "/runs", &member, body).await;
+    assert_eq!(status, 201, "{run}");
+    run["run_id"].as_str().unwrap().to_owned()
+}
+
+/// The fixture key set, as JSON to change.
+fn fixture_keys() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oidc/jwks.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// An issuer serving `keys`.
+async fn issuer_serving(keys: Value) -> MockServer {
+    let jwks = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(keys))
+        .mount(&jwks)
+        .await;
+    jwks
+}
+
 #[tokio::test]
 async fn callers_start_and_join_runs_only_in_the_workspaces_their_token_names() {
     let (app, _jwks) = rest_app().await;
-    let member = token("U1", Some(json!(WORKSPACE)));
-    let (status, run) = call(
-        &app,
-        Method::POST,
-        "/runs",
-        &member,
-        Some(new_run(WORKSPACE, "C1")),
-    )
-    .await;
-    assert_eq!(status, 201, "{run}");
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    let run_id = started_run(&app, "C1").await;
 
     // A list naming the workspace among others will do too.
     let listed = token("U2", Some(json!(["TOTHER", WORKSPACE])));
@@ -137,6 +153,7 @@ async fn callers_start_and_join_runs_only_in_the_workspaces_their_token_names() 
         assert_eq!(status, 403, "they took no part in it");
     }
     // A member learns the active run from the 409.
+    let member = token("U1", Some(json!(WORKSPACE)));
     let (status, body) = call(
         &app,
         Method::POST,
@@ -170,16 +187,7 @@ async fn callers_start_and_join_runs_only_in_the_workspaces_their_token_names() 
 #[tokio::test]
 async fn without_a_workspace_a_caller_reads_only_what_is_theirs() {
     let (app, _jwks) = rest_app().await;
-    let member = token("U1", Some(json!(WORKSPACE)));
-    let (_, run) = call(
-        &app,
-        Method::POST,
-        "/runs",
-        &member,
-        Some(new_run(WORKSPACE, "C1")),
-    )
-    .await;
-    let run_id = run["run_id"].as_str().unwrap();
+    let run_id = started_run(&app, "C1").await;
 
     // U1's token lost its claim (another client of the issuer): U1 still reads their
     // preferences and the run they took part in.
@@ -276,24 +284,12 @@ async fn scp_is_taken_as_a_string_or_a_list_and_the_claim_as_either() {
 
 #[tokio::test]
 async fn only_keys_meant_for_signatures_with_their_declared_algorithm_are_used() {
-    let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/oidc/jwks.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_keys();
     // rsa-1 is an encryption key; ec-1 declares an algorithm its curve does not sign with.
     let mut keys = fixture.clone();
     keys["keys"][0]["use"] = json!("enc");
     keys["keys"][1]["alg"] = json!("ES384");
-    let jwks = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/.well-known/jwks.json"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(keys))
-        .mount(&jwks)
-        .await;
+    let jwks = issuer_serving(keys).await;
     let verifier = verifier(&jwks);
     assert_eq!(
         verifier.verify(&oidc::user_token("U1")).await,
@@ -304,12 +300,7 @@ async fn only_keys_meant_for_signatures_with_their_declared_algorithm_are_used()
         Err(AuthError::UnknownKey)
     );
     // The same keys as signing keys are used.
-    let good = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/.well-known/jwks.json"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture))
-        .mount(&good)
-        .await;
+    let good = issuer_serving(fixture).await;
     assert!(
         self::verifier(&good)
             .verify(&oidc::user_token("U1"))
@@ -320,14 +311,7 @@ async fn only_keys_meant_for_signatures_with_their_declared_algorithm_are_used()
 
 #[tokio::test]
 async fn a_slow_key_fetch_holds_up_no_token_whose_key_is_known() {
-    let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/oidc/jwks.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_keys();
     let jwks = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/.well-known/jwks.json"))

@@ -17,8 +17,8 @@ use coffeebuddy::slack::{modal_metadata, payloads::OrderModalMetadata};
 
 use crate::{
     helpers::{
-        TestDatabase, WORKSPACE, button_click, eventually_within, free_port, slash_command_body,
-        view_submission,
+        TestDatabase, WORKSPACE, button_click, eventually_within, free_port, post_signed_with,
+        slash_command_body, view_submission, wait_until_ready,
     },
     oidc,
 };
@@ -34,17 +34,14 @@ async fn signed(
     content_type: &str,
     body: String,
 ) -> reqwest::Response {
-    let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature =
-        coffeebuddy::slack::signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body.as_bytes());
-    http.post(format!("{base}{path}"))
-        .header("Content-Type", content_type)
-        .header("X-Slack-Request-Timestamp", timestamp)
-        .header("X-Slack-Signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    post_signed_with(
+        http,
+        SIGNING_SECRET,
+        &format!("{base}{path}"),
+        content_type,
+        body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -97,17 +94,7 @@ async fn a_whole_run_logs_no_secret() {
     let mut service = KillOnDrop(Some(service));
 
     let http = Client::new();
-    eventually_within(
-        "the service to be ready",
-        Duration::from_secs(30),
-        || async {
-            http.get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )
-    .await;
+    wait_until_ready(&http, &base).await;
 
     // A whole run: the form, two orders, the runner, the reminder, completion, the API.
     let form = "application/x-www-form-urlencoded";

@@ -187,6 +187,22 @@ fn order(user: &str, channel: &str, drink: &str) -> Value {
     view_submission(user, channel, Some(drink), Some("Large"), None)
 }
 
+/// Orders in C1 through the socket; the modal's update comes back in the ack.
+async fn order_through(socket: &FakeSocketMode, user: &str, drink: &str) {
+    let ack = socket
+        .deliver("interactive", order(user, "C1", drink))
+        .await;
+    assert_eq!(ack["payload"]["response_action"], "update", "{ack}");
+}
+
+/// Waits for the service to open its second connection.
+async fn second_connection(socket: &FakeSocketMode) {
+    eventually_within("a second connection", Duration::from_secs(10), || async {
+        socket.opened() == 2
+    })
+    .await;
+}
+
 async fn orders_in(app: &TestApp, channel: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM orders o JOIN coffee_runs r USING (run_id) WHERE r.channel_id = $1",
@@ -285,19 +301,13 @@ async fn a_whole_coffee_run_through_the_socket() {
 async fn a_disconnect_mid_run_moves_to_a_new_connection_and_loses_nothing() {
     let socket = FakeSocketMode::start().await;
     let app = app_on(&socket, &["--assign-max-orders", "10"]).await;
-    let ack = socket
-        .deliver("interactive", order("U1", "C1", "Latte"))
-        .await;
-    assert_eq!(ack["payload"]["response_action"], "update");
+    order_through(&socket, "U1", "Latte").await;
 
     // Slack asks for a refresh: a second connection opens before the first closes.
     socket.send(json!({"type": "disconnect", "reason": "refresh_requested",
         "debug_info": {"host": "fake"}}));
-    eventually("a second connection", || async { socket.opened() == 2 }).await;
-    let ack = socket
-        .deliver("interactive", order("U2", "C1", "Mocha"))
-        .await;
-    assert_eq!(ack["payload"]["response_action"], "update");
+    second_connection(&socket).await;
+    order_through(&socket, "U2", "Mocha").await;
     assert_eq!(orders_in(&app, "C1").await, 2);
 }
 
@@ -305,20 +315,11 @@ async fn a_disconnect_mid_run_moves_to_a_new_connection_and_loses_nothing() {
 async fn a_dropped_socket_mid_run_is_opened_again_and_loses_nothing() {
     let socket = FakeSocketMode::start().await;
     let app = app_on(&socket, &["--assign-max-orders", "10"]).await;
-    let ack = socket
-        .deliver("interactive", order("U1", "C1", "Latte"))
-        .await;
-    assert_eq!(ack["payload"]["response_action"], "update");
+    order_through(&socket, "U1", "Latte").await;
 
     let _ = socket.latest().send(Control::Drop);
-    eventually_within("a new connection", Duration::from_secs(10), || async {
-        socket.opened() == 2
-    })
-    .await;
-    let ack = socket
-        .deliver("interactive", order("U2", "C1", "Mocha"))
-        .await;
-    assert_eq!(ack["payload"]["response_action"], "update");
+    second_connection(&socket).await;
+    order_through(&socket, "U2", "Mocha").await;
     assert_eq!(orders_in(&app, "C1").await, 2);
     // The HTTP route still works beside the socket.
     let response = app
@@ -333,13 +334,7 @@ async fn a_connection_is_replaced_before_its_time_is_up() {
     // Slack says 62 s; the service opens the next connection a minute before that.
     let socket = FakeSocketMode::with_lifetime(62).await;
     let app = app_on(&socket, &["--assign-max-orders", "10"]).await;
-    eventually_within("the next connection", Duration::from_secs(10), || async {
-        socket.opened() == 2
-    })
-    .await;
-    let ack = socket
-        .deliver("interactive", order("U1", "C1", "Latte"))
-        .await;
-    assert_eq!(ack["payload"]["response_action"], "update");
+    second_connection(&socket).await;
+    order_through(&socket, "U1", "Latte").await;
     assert_eq!(orders_in(&app, "C1").await, 1);
 }
