@@ -8,9 +8,12 @@ use uuid::Uuid;
 use super::{
     JobContext, SendReminder,
     retry::Failures,
-    send_slack_message::{Delivered, DeliveryError, pause, reserve_slot, settle},
+    send_slack_message::{Delivered, DeliveryError, pause, record_runner_dm, reserve_slot, settle},
 };
-use crate::workflows::reminder::{due_reminder, record_reminder};
+use crate::{
+    storage::runner_dms::DmKind,
+    workflows::reminder::{due_reminder, record_reminder},
+};
 
 pub async fn handle(
     job: SendReminder,
@@ -33,7 +36,8 @@ async fn remind(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryErr
     let wait = reserve_slot(ctx, &mut conn).await?;
     drop(conn);
     pause(wait).await;
-    ctx.slack
+    let posted = ctx
+        .slack
         .post_message(
             &reminder.runner,
             &reminder.text,
@@ -42,6 +46,7 @@ async fn remind(ctx: &JobContext, run_id: Uuid) -> Result<Delivered, DeliveryErr
         )
         .await?;
     let recorded = record_reminder(&mut *ctx.pool.acquire().await?, &reminder).await?;
+    record_runner_dm(ctx, run_id, DmKind::Reminder, &posted).await?;
     tracing::info!(%run_id, recorded, "reminder sent");
     Ok(Delivered::Sent)
 }

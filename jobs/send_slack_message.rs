@@ -12,12 +12,14 @@ use super::{
     retry::{Failures, RetryPolicy, give_up, give_up_awaiting, retry_or_give_up, wait_then_run},
 };
 use crate::{
-    slack::{SlackApiError, views, views::SummaryLine},
+    slack::{SlackApiError, client::PostedMessage, views, views::SummaryLine},
     storage::{
         job_queue::{self, Job},
+        runner_dms::{self as runner_dms_store, DmKind, of_run as runner_dms_of_run},
         runs::{self, Claimed, SummaryTurn},
         slack_pacer::Slot,
     },
+    workflows::runner_dms,
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
@@ -141,6 +143,40 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             ctx.slack.post_ephemeral(channel, user, text).await?;
             Ok(Delivered::Sent)
         }
+        SlackMessage::RunnerDm {
+            run_id,
+            runner,
+            text,
+            blocks,
+        } => {
+            let wait = reserve_slot(ctx, &mut *ctx.pool.acquire().await?).await?;
+            pause(wait).await;
+            let posted = ctx
+                .slack
+                .post_message(runner, text, Some(blocks), None)
+                .await?;
+            record_runner_dm(ctx, *run_id, DmKind::Assignment, &posted).await?;
+            Ok(Delivered::Sent)
+        }
+        SlackMessage::RunnerDmsOver {
+            run_id,
+            cancelled_by,
+        } => {
+            let mut conn = ctx.pool.acquire().await?;
+            let Some((text, blocks)) =
+                runner_dms::ended_view(&mut conn, *run_id, cancelled_by.as_deref()).await?
+            else {
+                return Ok(Delivered::Skipped);
+            };
+            for dm in runner_dms_of_run(&mut conn, *run_id).await? {
+                let wait = reserve_slot(ctx, &mut conn).await?;
+                pause(wait).await;
+                ctx.slack
+                    .update_message(&dm.channel_id, &dm.ts, &text, Some(&blocks))
+                    .await?;
+            }
+            Ok(Delivered::Sent)
+        }
         SlackMessage::Post {
             channel,
             text,
@@ -155,6 +191,28 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             Ok(Delivered::Sent)
         }
     }
+}
+
+/// Records where one of the runner's DMs went. Should the run have ended meanwhile (its
+/// `RunnerDmsOver` may have run before this record), the DM is redrawn as ended at once;
+/// both redrawing is harmless.
+pub(super) async fn record_runner_dm(
+    ctx: &JobContext,
+    run_id: Uuid,
+    kind: DmKind,
+    posted: &PostedMessage,
+) -> Result<(), DeliveryError> {
+    let mut conn = ctx.pool.acquire().await?;
+    runner_dms_store::record(&mut conn, run_id, kind, &posted.channel, &posted.ts).await?;
+    if let Some((text, blocks)) = runner_dms::ended_view(&mut conn, run_id, None).await? {
+        let wait = reserve_slot(ctx, &mut conn).await?;
+        drop(conn);
+        pause(wait).await;
+        ctx.slack
+            .update_message(&posted.channel, &posted.ts, &text, Some(&blocks))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Where a thread reply's run and its root message stand.

@@ -200,11 +200,18 @@ async fn play(
         name_of(runner_id)
     ));
     click_complete(http, base, runner_id, &run_id).await?;
-    // The thread reply and the root message's last refresh are separate jobs: either may
-    // come first.
-    let mut awaited = vec!["Coffee run completed by", "— completed by"];
+    // The thread reply mentioning everyone, the root message's last refresh and the
+    // redraw of the runner's two DMs are separate jobs: they come in any order.
+    let mut awaited = vec![
+        "Coffee run completed by",
+        "— completed by",
+        "✅ Coffee run in #coffee completed",
+        "✅ Coffee run in #coffee completed",
+    ];
     print_until(said, "the completion", |line| {
-        awaited.retain(|text| !line.contains(text));
+        if let Some(seen) = awaited.iter().position(|text| line.contains(text)) {
+            awaited.remove(seen);
+        }
         awaited.is_empty()
     })
     .await?;
@@ -408,7 +415,7 @@ fn slack_method(
     let line = match method.as_str() {
         "views.open" => "  (Slack shows the order form: drink, size, customizations)".to_owned(),
         "chat.update" => format!(
-            "  {place} (root message updated)\n{}",
+            "  {place} (the message is redrawn in place)\n{}",
             indent(&render(&text))
         ),
         "chat.postEphemeral" => format!(

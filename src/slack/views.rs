@@ -316,8 +316,48 @@ pub fn runner_dm(
     (text.clone(), with_orders(&text, lines, Some(actions)))
 }
 
-pub fn completion_reply(runner_user_id: &str) -> String {
-    format!("Coffee run completed by {}!", mention(runner_user_id))
+/// How a run ended, for the messages that say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnding {
+    Completed,
+    /// By whom, when known.
+    Cancelled {
+        by: Option<String>,
+    },
+}
+
+/// The runner's DM once the run is over: the same order list, no button, and how it ended.
+pub fn runner_dm_over(
+    channel_id: &str,
+    lines: &[SummaryLine],
+    ending: &RunEnding,
+) -> (String, Value) {
+    let text = match ending {
+        RunEnding::Completed => format!(
+            "✅ Coffee run in <#{}> completed. Thanks for the run!",
+            escape(channel_id)
+        ),
+        RunEnding::Cancelled { by: Some(by) } => format!(
+            "✖️ Coffee run in <#{}> cancelled by {}.",
+            escape(channel_id),
+            mention(by)
+        ),
+        RunEnding::Cancelled { by: None } => {
+            format!("✖️ Coffee run in <#{}> cancelled.", escape(channel_id))
+        }
+    };
+    (text.clone(), with_orders(&text, lines, None))
+}
+
+/// The thread reply of a completed run: it mentions everyone who ordered, so Slack tells
+/// each of them their coffee is here.
+pub fn completion_reply(runner_user_id: &str, participants: &[&str]) -> String {
+    let mut text = format!("Coffee run completed by {}!", mention(runner_user_id));
+    if !participants.is_empty() {
+        let mentions: Vec<String> = participants.iter().map(|p| mention(p)).collect();
+        text.push_str(&format!(" ☕ Coffee's here: {}", mentions.join(" ")));
+    }
+    text
 }
 
 pub fn cancellation_reply(user_id: &str) -> String {
@@ -535,6 +575,52 @@ mod tests {
             blocks[1]["text"]["text"],
             "• <@U2>: Large Latte (&lt;!here&gt;)"
         );
+    }
+
+    #[test]
+    fn the_completion_reply_mentions_everyone_who_ordered() {
+        assert_eq!(
+            completion_reply("U2", &["U1", "U2", "U3"]),
+            "Coffee run completed by <@U2>! ☕ Coffee's here: <@U1> <@U2> <@U3>"
+        );
+        assert_eq!(
+            completion_reply("U2", &[]),
+            "Coffee run completed by <@U2>!"
+        );
+    }
+
+    #[test]
+    fn an_ended_runs_dm_keeps_its_orders_within_slacks_limits_and_loses_its_button() {
+        let lines: Vec<SummaryLine> = (0..50)
+            .map(|i| SummaryLine {
+                user_id: format!("U{i}"),
+                drink_type: "Latte".into(),
+                size: "Large".into(),
+                customizations: Some("*x*".repeat(66)),
+            })
+            .collect();
+        let cancelled = RunEnding::Cancelled {
+            by: Some("U7".into()),
+        };
+        let (text, blocks) = runner_dm_over("C1", &lines, &cancelled);
+        assert_eq!(text, "✖️ Coffee run in <#C1> cancelled by <@U7>.");
+        let blocks = blocks.as_array().unwrap();
+        assert!(blocks.len() <= 50, "Slack takes at most 50 blocks");
+        for block in blocks {
+            let section = block["text"]["text"].as_str().unwrap();
+            assert!(
+                section.chars().count() <= 3_000,
+                "a section's text is at most 3,000"
+            );
+            assert!(!section.contains("*x*"), "user text is neutralised");
+        }
+        assert!(
+            !Value::Array(blocks.clone())
+                .to_string()
+                .contains(ACTION_MARK_COMPLETE)
+        );
+        let (completed, _) = runner_dm_over("C1", &lines, &RunEnding::Completed);
+        assert!(completed.starts_with("✅ Coffee run in <#C1> completed"));
     }
 
     #[test]

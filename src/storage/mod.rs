@@ -13,6 +13,7 @@ mod pool;
 pub mod preferences;
 pub mod retention;
 pub mod row_counts;
+pub mod runner_dms;
 pub mod runs;
 pub mod schema;
 pub mod slack_events;

@@ -127,11 +127,11 @@ pub async fn assign_runner(
         blocks: Some(blocks),
     };
     let (text, blocks) = views::runner_dm(run_id, &run.channel_id, &lines, false);
-    let dm = SlackMessage::Post {
-        channel: runner.clone(),
+    let dm = SlackMessage::RunnerDm {
+        run_id,
+        runner: runner.clone(),
         text,
-        blocks: Some(blocks),
-        thread_ts: None,
+        blocks,
     };
     let mut batch = Batch::default();
     batch.push(&reply, None)?;

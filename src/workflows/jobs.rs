@@ -36,6 +36,21 @@ pub enum SlackMessage {
         user: String,
         text: String,
     },
+    /// The runner's assignment DM. Where it went is recorded (`runner_dms`), so it can be
+    /// redrawn without its button once the run is over.
+    RunnerDm {
+        run_id: Uuid,
+        runner: String,
+        text: String,
+        blocks: Value,
+    },
+    /// Redraws the runner's DMs in place once the run is over: how it ended, no button.
+    RunnerDmsOver {
+        run_id: Uuid,
+        /// Who cancelled it; `None` for a completed run.
+        #[serde(default)]
+        cancelled_by: Option<String>,
+    },
     /// A prepared message: a DM (`channel` = a user id) or a reply in a thread.
     Post {
         channel: String,

@@ -9,6 +9,7 @@ pub mod place_order;
 pub mod reminder;
 pub mod rules;
 pub mod run_controls;
+pub mod runner_dms;
 
 pub use rules::RunRules;
 

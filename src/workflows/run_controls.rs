@@ -4,13 +4,13 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Actor, jobs::SlackMessage, refresh_root_message, scope};
+use super::{Actor, jobs::SlackMessage, refresh_root_message, scope, summary_lines};
 use crate::{
     domain::{DomainEvent, EventKind, RunStatus},
     slack::views,
     storage::{
         events,
-        job_queue::{Announcer, UnitOfWork},
+        job_queue::{Announcer, Batch, UnitOfWork},
         runs, users,
     },
 };
@@ -59,12 +59,21 @@ pub async fn complete_run(
     }
     let completed = DomainEvent::run_completed(&scope(&run), &runner, actor.user_id);
     events::record(work.conn(), &completed).await?;
+    let lines = summary_lines(work.conn(), run_id).await?;
+    let participants: Vec<&str> = lines.iter().map(|l| l.user_id.as_str()).collect();
     let reply = SlackMessage::RunThreadReply {
         run_id,
-        text: views::completion_reply(&runner),
+        text: views::completion_reply(&runner, &participants),
         blocks: None,
     };
-    work.enqueue(&reply, None).await?;
+    let dms = SlackMessage::RunnerDmsOver {
+        run_id,
+        cancelled_by: None,
+    };
+    let mut batch = Batch::default();
+    batch.push(&reply, None)?;
+    batch.push(&dms, None)?;
+    work.enqueue_all(batch).await?;
     refresh_root_message(&mut work, run_id).await?;
     work.commit().await?;
     Ok(Completion::Completed { runner })
@@ -121,7 +130,16 @@ pub async fn cancel_run(
         text: views::cancellation_reply(actor.user_id),
         blocks: None,
     };
-    work.enqueue(&reply, None).await?;
+    let mut batch = Batch::default();
+    batch.push(&reply, None)?;
+    if run.runner_user_id.is_some() {
+        let dms = SlackMessage::RunnerDmsOver {
+            run_id,
+            cancelled_by: Some(actor.user_id.to_owned()),
+        };
+        batch.push(&dms, None)?;
+    }
+    work.enqueue_all(batch).await?;
     refresh_root_message(&mut work, run_id).await?;
     work.commit().await?;
     Ok(Cancellation::Cancelled)

@@ -202,7 +202,11 @@ async fn three_orders_assign_a_fair_runner_who_is_reminded_and_completes() {
     let completion = slack_texts(&app, "chat.postMessage")
         .await
         .into_iter()
-        .find(|p| p["text"] == "Coffee run completed by <@U200>!")
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Coffee run completed by <@U200>!"))
+        })
         .expect("the completion reply");
     assert_eq!(completion["thread_ts"], ROOT_TS);
 

@@ -51,10 +51,12 @@ fn the_demo_plays_a_whole_run() {
             .unwrap_or_else(|| panic!("{expected:?} missing (after byte {from}) in:\n{stdout}"));
         from += at;
     }
-    // The thread reply and the root message's redraw are separate jobs too.
+    // The thread reply, the root message's redraw and the DMs' are separate jobs too.
     for either in [
-        "Coffee run completed by @ana!",
+        "Coffee run completed by @ana! ☕ Coffee's here: @ana @ben @cho",
         "— completed by @ana (3 orders)",
+        "DM to @ana (the message is redrawn in place)",
+        "✅ Coffee run in #coffee completed. Thanks for the run!",
     ] {
         assert!(
             stdout[from..].contains(either),

@@ -5,6 +5,7 @@ mod architecture;
 mod circuit_breaker;
 mod coffee_command;
 mod coffee_run;
+mod coffees_here;
 mod connection_limits;
 mod demo;
 mod deploy_files;
