@@ -25,8 +25,8 @@ pub async fn handle(
     )
     .await
     {
-        Ok(Assignment::Assigned { runner, .. }) => {
-            ctx.metrics.runner_assigned();
+        Ok(Assignment::Assigned { runner, waited, .. }) => {
+            ctx.metrics.runner_assigned(waited);
             tracing::info!(run_id = %job.run_id, runner, "runner assigned");
             Ok(())
         }

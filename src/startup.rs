@@ -397,6 +397,7 @@ impl Application {
             pool: self.pool.clone(),
             every: self.options.metrics_refresh,
             job_types: &JOB_TYPES,
+            fairness_window_days: self.state.rules.fairness_window_days,
         };
         tasks.spawn({
             let stop = shutdown.clone();

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
+    domain::RunStatus,
     slack::{
         escape::mention,
         payloads::BlockActions,
@@ -80,7 +81,10 @@ async fn mark_complete(
 ) -> Result<Option<String>, sqlx::Error> {
     Ok(
         match complete_run(&state.pool, &state.announcer, run_id, Actor::user(user)).await? {
-            Completion::Completed { .. } => None,
+            Completion::Completed { .. } => {
+                state.metrics.run_ended(RunStatus::Completed);
+                None
+            }
             Completion::NotRunner | Completion::NoRunner => {
                 Some("Only the runner can mark this coffee run complete.".into())
             }
@@ -121,8 +125,8 @@ async fn assign(
     )
     .await?;
     Ok(match outcome {
-        Assignment::Assigned { .. } => {
-            state.metrics.runner_assigned();
+        Assignment::Assigned { waited, .. } => {
+            state.metrics.runner_assigned(waited);
             None
         }
         Assignment::AlreadyAssigned { runner } => Some(format!(

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 
 use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
+    domain::RunStatus,
     slack::{
         escape::{escape, user_text},
         modal_metadata,
@@ -146,7 +147,10 @@ async fn cancel(state: &AppState, command: &SlashCommand) -> Result<Response> {
     .await
     .map_err(|e| ApiError::from_database("cancel run", &e))?;
     Ok(ephemeral(&match outcome {
-        Cancellation::Cancelled => "You cancelled the coffee run.".to_owned(),
+        Cancellation::Cancelled => {
+            state.metrics.run_ended(RunStatus::Cancelled);
+            "You cancelled the coffee run.".to_owned()
+        }
         Cancellation::NotAllowed { initiator } => format!(
             "Only the run's initiator (<@{}>) or its runner can cancel it.",
             escape(&initiator)

@@ -89,6 +89,18 @@ pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<&Candi
     }
 }
 
+/// The population standard deviation of runs made per user: the SPEC's fairness score
+/// (target: under 2). Zero for nobody.
+pub fn run_count_std_dev(runs: &[i64]) -> f64 {
+    if runs.is_empty() {
+        return 0.0;
+    }
+    let n = runs.len() as f64;
+    let mean = runs.iter().map(|r| *r as f64).sum::<f64>() / n;
+    let variance = runs.iter().map(|r| (*r as f64 - mean).powi(2)).sum::<f64>() / n;
+    variance.sqrt()
+}
+
 /// Debts closer than this are equal. A fair share is a sum of 1/participants, exact in the
 /// database and rounded to f64 on the way here, so equal debts can differ in the last bit
 /// (5/3 − 1 against 2/3); two debts that really differ are far further apart.
@@ -124,6 +136,13 @@ fn seeds_order(a: &Candidate, b: &Candidate) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fairness_score_is_the_population_std_dev_of_runs() {
+        assert_eq!(run_count_std_dev(&[]), 0.0);
+        assert_eq!(run_count_std_dev(&[3, 3, 3]), 0.0);
+        assert!((run_count_std_dev(&[0, 2, 4]) - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
     use chrono::TimeZone;
 
     fn day(d: u32) -> Option<DateTime<Utc>> {

@@ -1,5 +1,6 @@
-//! Keeps the gauges that count rows (`active_runs`, `jobs`) current. They are read from
-//! the database rather than tracked in memory so every replica reports the same truth.
+//! Keeps the gauges read from rows (`active_runs`, `jobs`, `fairness_run_count_stddev`)
+//! current. They are read from the database rather than tracked in memory so every replica
+//! reports the same truth.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{job_queue, runs};
-use crate::telemetry::Metrics;
+use crate::{domain::fairness, telemetry::Metrics};
 
 pub struct RowGauges {
     pub metrics: Metrics,
@@ -15,6 +16,8 @@ pub struct RowGauges {
     pub every: Duration,
     /// Every job type, reported at zero until it has rows.
     pub job_types: &'static [&'static str],
+    /// FAIRNESS_WINDOW_DAYS, over which the fairness score is taken.
+    pub fairness_window_days: u32,
 }
 
 impl RowGauges {
@@ -53,6 +56,13 @@ impl RowGauges {
                     .map_or(0, |(_, _, n)| *n);
                 self.metrics.jobs(job_type, state, count);
             }
+        }
+        for workspace in runs::workspaces_with_runs(&self.pool, self.fairness_window_days).await? {
+            let counts =
+                runs::runs_per_user(&self.pool, &workspace, self.fairness_window_days).await?;
+            let runs: Vec<i64> = counts.iter().map(|(_, runs)| *runs).collect();
+            self.metrics
+                .fairness_stddev(&workspace, fairness::run_count_std_dev(&runs));
         }
         Ok(())
     }

@@ -434,6 +434,20 @@ pub async fn record(pool: &sqlx::PgPool, run_id: Uuid) -> Result<Option<RunRecor
     .await
 }
 
+/// The workspaces with a run over the window (`fairness_run_count_stddev`).
+pub async fn workspaces_with_runs(
+    pool: &sqlx::PgPool,
+    window_days: u32,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT workspace_id FROM coffee_runs
+         WHERE created_at > NOW() - make_interval(days => $1)",
+        i32::try_from(window_days).unwrap_or(i32::MAX),
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Runs made per active user of a workspace over the window (`/fairness`): everyone who
 /// ordered in a run of the workspace, with 0 for those who never ran.
 pub async fn runs_per_user(

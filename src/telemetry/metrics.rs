@@ -13,10 +13,14 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 use sqlx::PgPool;
 
-use crate::domain::DrinkType;
+use crate::domain::{DrinkType, RunStatus};
 
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
+/// Buckets of `run_assignment_delay_seconds`: the SPEC wants p95 under 5 minutes.
+const ASSIGNMENT_DELAY_BUCKETS: [f64; 6] = [30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+/// `runs_total`'s outcomes: how a run can end.
+const RUN_OUTCOMES: [RunStatus; 2] = [RunStatus::Completed, RunStatus::Cancelled];
 /// Error types pre-registered at zero so dashboards see the series before the first error.
 const KNOWN_ERROR_TYPES: [&str; 11] = [
     "invalid_signature",
@@ -44,6 +48,9 @@ struct Inner {
     orders: Counter<u64>,
     active_runs: Gauge<i64>,
     runner_assignments: Counter<u64>,
+    assignment_delay: Histogram<f64>,
+    runs: Counter<u64>,
+    fairness_stddev: Gauge<f64>,
     errors: Counter<u64>,
     signature_failures: Counter<u64>,
     slack_rate_limits: Counter<u64>,
@@ -89,6 +96,16 @@ impl Metrics {
                 .with_description("Coffee runs with status active")
                 .build(),
             runner_assignments: counter(&meter, "runner_assignments_total", "Runners assigned"),
+            assignment_delay: meter
+                .f64_histogram("run_assignment_delay_seconds")
+                .with_description("From a run's first order to its runner's assignment")
+                .with_boundaries(ASSIGNMENT_DELAY_BUCKETS.to_vec())
+                .build(),
+            runs: counter(&meter, "runs_total", "Runs ended, by outcome (completed, cancelled)"),
+            fairness_stddev: meter
+                .f64_gauge("fairness_run_count_stddev")
+                .with_description("Standard deviation of runs made per active user over FAIRNESS_WINDOW_DAYS, by workspace (the SPEC's target: under 2)")
+                .build(),
             errors: counter(&meter, "errors_total", "Errors, by type"),
             signature_failures: counter(
                 &meter,
@@ -146,8 +163,27 @@ impl Metrics {
             .add(1, &[KeyValue::new("drink_type", drink.as_str())]);
     }
 
-    pub fn runner_assigned(&self) {
+    /// A runner was assigned, `waited` after the run's first order.
+    pub fn runner_assigned(&self, waited: Duration) {
         self.inner.runner_assignments.add(1, &[]);
+        self.inner
+            .assignment_delay
+            .record(waited.as_secs_f64(), &[]);
+    }
+
+    /// A run ended (`runs_total{outcome}`: completed or cancelled).
+    pub fn run_ended(&self, outcome: RunStatus) {
+        self.inner
+            .runs
+            .add(1, &[KeyValue::new("outcome", outcome.as_str())]);
+    }
+
+    /// `fairness_run_count_stddev` of one workspace.
+    pub fn fairness_stddev(&self, workspace_id: &str, std_dev: f64) {
+        self.inner.fairness_stddev.record(
+            std_dev,
+            &[KeyValue::new("workspace_id", workspace_id.to_owned())],
+        );
     }
 
     pub fn error(&self, error_type: &'static str) {
@@ -234,6 +270,10 @@ impl Inner {
             &self.requests_shed,
         ] {
             counter.add(0, &[]);
+        }
+        for outcome in RUN_OUTCOMES {
+            self.runs
+                .add(0, &[KeyValue::new("outcome", outcome.as_str())]);
         }
         for limit in ["header", "idle"] {
             self.connections_timed_out

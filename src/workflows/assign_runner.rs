@@ -39,11 +39,11 @@ pub enum Assignment {
     Assigned {
         runner: String,
         volunteered: bool,
+        /// From the run's first order (which started it) to this assignment.
+        waited: std::time::Duration,
     },
     /// Someone was assigned before; running again changes nothing.
-    AlreadyAssigned {
-        runner: String,
-    },
+    AlreadyAssigned { runner: String },
     /// Completed, cancelled or unknown.
     NotActive,
     /// A volunteer without an order in the run.
@@ -140,7 +140,9 @@ pub async fn assign_runner(
     work.enqueue_all(batch).await?;
     refresh_root_message(&mut work, run_id).await?;
     work.commit().await?;
+    let waited = (as_of - run.created_at).to_std().unwrap_or_default();
     Ok(Assignment::Assigned {
+        waited,
         runner,
         volunteered,
     })

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, spawn_app_with};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -158,9 +158,20 @@ fn metric_names_are_read_from_promql() {
 
 #[tokio::test]
 async fn the_dashboard_and_alerts_query_only_exported_metrics() {
-    let app = spawn_app().await;
-    // Histograms show their series once observed.
+    let app = spawn_app_with(&["--assign-max-orders", "2"]).await;
+    // Histograms show their series once observed, and the fairness score once a
+    // workspace has a run: a command, and a run that gets its runner.
     app.slash_command("/coffee", "help", "U1", "C1").await;
+    for user in ["U1", "U2"] {
+        app.submit_order(user, "C1", Some("Latte"), Some("Large"), None)
+            .await;
+    }
+    eventually("the assignment and the fairness score", || async {
+        let metrics = app.metrics().await;
+        metrics.contains("run_assignment_delay_seconds_count 1")
+            && metrics.contains("fairness_run_count_stddev{")
+    })
+    .await;
     let metrics = app.metrics().await;
     let exported: BTreeSet<String> = metrics
         .lines()
@@ -262,7 +273,7 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
     );
 
     // The running service answers each command itself and each URL is a route.
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[]).await;
     for command in &names {
         let response = app.slash_command(command, "help", "U1", "C1").await;
         assert_eq!(response.status(), 200, "{command}");

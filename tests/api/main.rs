@@ -31,6 +31,7 @@ mod secrets_in_logs;
 mod shutdown;
 mod slack_delivery;
 mod socket_mode;
+mod success_metrics;
 mod tls;
 mod vault;
 mod warm_connections;

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     api::state::AppState,
-    domain::check_slack_id,
+    domain::{check_slack_id, fairness},
     storage::{
         job_queue::{self, JobState},
         runs,
@@ -85,13 +85,8 @@ impl OpsApi {
         let counts = runs::runs_per_user(&state.pool, &workspace_id.0, window_days)
             .await
             .map_err(|e| RestError::database("fairness", &e))?;
-        let n = counts.len().max(1) as f64;
-        let mean = counts.iter().map(|(_, r)| *r as f64).sum::<f64>() / n;
-        let variance = counts
-            .iter()
-            .map(|(_, r)| (*r as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        let runs: Vec<i64> = counts.iter().map(|(_, runs)| *runs).collect();
+        let std_dev = fairness::run_count_std_dev(&runs);
         Ok(Json(models::Fairness {
             workspace_id: workspace_id.0,
             window_days,
@@ -99,7 +94,7 @@ impl OpsApi {
                 .into_iter()
                 .map(|(user_id, runs)| models::UserRuns { user_id, runs })
                 .collect(),
-            std_dev: variance.sqrt(),
+            std_dev,
         }))
     }
 }

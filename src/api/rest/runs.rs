@@ -8,7 +8,7 @@ use super::{BearerToken, RestError, RestTags, authenticate, models, require_work
 use crate::{
     api::state::AppState,
     auth::Caller,
-    domain::{OrderInput, OrderInputError, check_slack_id},
+    domain::{OrderInput, OrderInputError, RunStatus, check_slack_id},
     storage::{orders, runs},
     workflows::{
         Actor,
@@ -121,7 +121,10 @@ impl RunsApi {
             .await
             .map_err(|e| RestError::database("complete run", &e))?;
         match outcome {
-            Completion::Completed { .. } => Ok(Json(load(&state, run_id.0).await?)),
+            Completion::Completed { .. } => {
+                state.metrics.run_ended(RunStatus::Completed);
+                Ok(Json(load(&state, run_id.0).await?))
+            }
             Completion::NotRunner => Err(RestError::unauthorized(
                 "only the runner can complete the run",
             )),
@@ -146,7 +149,10 @@ impl RunsApi {
             .await
             .map_err(|e| RestError::database("cancel run", &e))?;
         match outcome {
-            Cancellation::Cancelled => Ok(Json(load(&state, run_id.0).await?)),
+            Cancellation::Cancelled => {
+                state.metrics.run_ended(RunStatus::Cancelled);
+                Ok(Json(load(&state, run_id.0).await?))
+            }
             Cancellation::NotAllowed { .. } => Err(RestError::unauthorized(
                 "only the run's initiator or runner can cancel it",
             )),
