@@ -1,7 +1,7 @@
 //! Outbound calls honour the company's proxy settings (`HTTP_PROXY` / `HTTPS_PROXY` /
-//! `NO_PROXY`): the real binary, started with them, sends its Slack Web API calls and opens
-//! its Socket Mode WebSocket (by `CONNECT`) through a local proxy, and fetches the OIDC
-//! issuer's keys from a `NO_PROXY` host directly.
+//! `NO_PROXY`): the real binary, started with them, reads Vault, sends its Slack Web API
+//! calls and opens its Socket Mode WebSocket (by `CONNECT`) through a local proxy, and
+//! fetches the OIDC issuer's keys from a `NO_PROXY` host directly.
 
 use std::{
     process::{Command, Stdio},
@@ -23,6 +23,7 @@ use crate::{
     },
     oidc,
     socket_mode::{APP_TOKEN, FakeSocketMode},
+    vault::fake_vault,
 };
 
 /// Kills the service if the test fails before it stops it.
@@ -52,6 +53,8 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
         .mount(&slack)
         .await;
     let jwks = oidc::jwks_server("jwks.json").await;
+    let (vault, token_path) = fake_vault(SIGNING_SECRET).await;
+    let vault_host = vault.address().to_string();
     let proxy = ForwardProxy::start().await;
     let database = TestDatabase::fresh();
     database.create().await;
@@ -66,8 +69,9 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", database.url_with_password("unused"))
-            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-            .env("SLACK_BOT_TOKEN", "xoxb-test")
+            // The Slack secrets and the database credentials come from Vault.
+            .env("VAULT_ADDR", vault.uri())
+            .env("VAULT_K8S_TOKEN_PATH", &token_path)
             .env("SLACK_APP_TOKEN", APP_TOKEN)
             .env("SLACK_API_URL", format!("http://{slack_host}/api/"))
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
@@ -121,10 +125,21 @@ async fn slack_calls_go_through_the_proxy_and_no_proxy_hosts_around_it() {
     assert_eq!(preferences.status(), 200);
     assert_eq!(jwks.received_requests().await.unwrap().len(), 1);
 
+    let through = proxy.destinations();
+    let count = |host: &str| through.iter().filter(|d| *d == host).count();
+    assert!(
+        count(&vault_host) >= 3,
+        "Vault's login and reads: {through:?}"
+    );
     assert_eq!(
-        proxy.destinations(),
-        [slack_host.clone(), socket_host, slack_host],
-        "the Slack calls and the socket went through the proxy; the NO_PROXY host did not"
+        count(&slack_host),
+        2,
+        "apps.connections.open and views.open: {through:?}"
+    );
+    assert_eq!(count(&socket_host), 1, "the WebSocket: {through:?}");
+    assert!(
+        through.iter().all(|d| !d.starts_with("localhost")),
+        "the NO_PROXY host was reached directly: {through:?}"
     );
     assert_eq!(
         proxy.tunnels(),

@@ -72,7 +72,7 @@ fn login_answer() -> Value {
 }
 
 /// A fake Vault with the coffeebuddy secrets, and a service-account token file.
-async fn fake_vault(signing_secret: &str) -> (MockServer, PathBuf) {
+pub async fn fake_vault(signing_secret: &str) -> (MockServer, PathBuf) {
     let vault = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/auth/kubernetes/login"))
