@@ -8,11 +8,14 @@ use uuid::Uuid;
 
 use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState};
 use crate::{
-    domain::RunStatus,
+    domain::{RunStatus, SurveyAnswer},
     slack::{
         escape::mention,
         payloads::BlockActions,
-        views::{ACTION_CLOSE_ORDERS, ACTION_MARK_COMPLETE, ACTION_OPT_OUT, ACTION_VOLUNTEER},
+        views::{
+            ACTION_CLOSE_ORDERS, ACTION_MARK_COMPLETE, ACTION_OPT_OUT, ACTION_SURVEY_DOWN,
+            ACTION_SURVEY_UP, ACTION_VOLUNTEER,
+        },
     },
     storage::{job_queue::UnitOfWork, runs},
     workflows::jobs::SlackMessage,
@@ -20,14 +23,17 @@ use crate::{
         Actor,
         assign_runner::{Assignment, Trigger, assign_runner},
         run_controls::{Completion, OptOut, complete_run, opt_out},
+        survey::{SurveyOutcome, answer_survey},
     },
 };
 
-const KNOWN_ACTIONS: [&str; 4] = [
+const KNOWN_ACTIONS: [&str; 6] = [
     ACTION_MARK_COMPLETE,
     ACTION_VOLUNTEER,
     ACTION_CLOSE_ORDERS,
     ACTION_OPT_OUT,
+    ACTION_SURVEY_UP,
+    ACTION_SURVEY_DOWN,
 ];
 
 pub async fn handle(state: &AppState, click: BlockActions) -> Result<Response> {
@@ -65,6 +71,8 @@ pub async fn handle(state: &AppState, click: BlockActions) -> Result<Response> {
         ACTION_MARK_COMPLETE => mark_complete(state, run_id, user).await,
         ACTION_OPT_OUT => cannot_run(state, run_id, user).await,
         ACTION_VOLUNTEER => assign(state, run_id, Trigger::Volunteer(user)).await,
+        ACTION_SURVEY_UP => survey(state, run_id, user, SurveyAnswer::Up).await,
+        ACTION_SURVEY_DOWN => survey(state, run_id, user, SurveyAnswer::Down).await,
         _ => assign(state, run_id, Trigger::CloseOrders(user)).await,
     }
     .map_err(|e| ApiError::from_database("button click", &e))?;
@@ -94,6 +102,27 @@ async fn mark_complete(
             Completion::NotFound => Some("That coffee run no longer exists.".into()),
         },
     )
+}
+
+async fn survey(
+    state: &AppState,
+    run_id: Uuid,
+    user: &str,
+    answer: SurveyAnswer,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(Some(
+        match answer_survey(&state.pool, &state.announcer, run_id, user, answer).await? {
+            SurveyOutcome::Recorded => {
+                state.metrics.survey_answered(answer);
+                "Thanks! Your answer is recorded; click the other button to change it.".into()
+            }
+            SurveyOutcome::NotParticipant => {
+                "Only people who ordered in this run answer its survey.".into()
+            }
+            SurveyOutcome::NotCompleted => "This coffee run was not completed.".into(),
+            SurveyOutcome::NotFound => "That coffee run no longer exists.".into(),
+        },
+    ))
 }
 
 async fn cannot_run(

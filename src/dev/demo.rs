@@ -199,7 +199,15 @@ async fn play(
         "{} clicks Mark complete in the DM",
         name_of(runner_id)
     ));
-    click_complete(http, base, runner_id, &run_id).await?;
+    click(
+        http,
+        base,
+        runner_id,
+        &format!("D0{runner_id}"),
+        "mark_complete",
+        &run_id,
+    )
+    .await?;
     // The thread reply mentioning everyone, the root message's last refresh and the
     // redraw of the runner's two DMs are separate jobs: they come in any order.
     let mut awaited = vec![
@@ -213,6 +221,14 @@ async fn play(
             awaited.remove(seen);
         }
         awaited.is_empty()
+    })
+    .await?;
+
+    let (ben, ..) = PEOPLE[1];
+    say("ben answers the post-run survey in the thread: 👍");
+    click(http, base, ben, CHANNEL, "survey_up", &run_id).await?;
+    print_until(said, "the survey's thanks", |line| {
+        line.contains("Your answer is recorded")
     })
     .await?;
 
@@ -288,18 +304,21 @@ fn sealed_metadata(user: &str) -> String {
     modal_metadata::seal(SIGNING_SECRET.as_bytes(), &metadata, user)
 }
 
-async fn click_complete(
+/// `user` clicks the button `action` of run `run_id` in `channel`.
+async fn click(
     http: &reqwest::Client,
     base: &str,
     user: &str,
+    channel: &str,
+    action: &str,
     run_id: &str,
 ) -> Result<(), DemoError> {
     let payload = json!({
         "type": "block_actions",
         "user": {"id": user, "username": name_of(user)},
         "team": {"id": "T0DEMO"},
-        "channel": {"id": format!("D0{user}")},
-        "actions": [{"action_id": "mark_complete", "value": run_id, "type": "button"}]
+        "channel": {"id": channel},
+        "actions": [{"action_id": action, "value": run_id, "type": "button"}]
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("a form");
     post_signed(http, format!("{base}/slack/interactions"), body).await?;
@@ -395,23 +414,29 @@ fn slack_method(
     } else {
         "#coffee".to_owned()
     };
-    let button = body["blocks"]
+    let buttons: Vec<&Value> = body["blocks"]
         .as_array()
-        .and_then(|blocks| {
-            blocks.iter().find_map(|b| {
-                b["elements"]
-                    .as_array()?
-                    .iter()
-                    .find(|e| e["action_id"] == "mark_complete")
-                    .cloned()
-            })
-        })
-        .and_then(|b| {
-            b["value"]
-                .as_str()
-                .map(|run| format!("  [Mark complete] [run {run}]"))
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["elements"].as_array())
+        .flatten()
+        .filter(|e| e["type"] == "button")
+        .collect();
+    let button = match buttons.first() {
+        Some(first) if first["action_id"] == "mark_complete" => first["value"]
+            .as_str()
+            .map(|run| format!("  [Mark complete] [run {run}]"))
+            .unwrap_or_default(),
+        Some(_) => {
+            let labels: Vec<String> = buttons
+                .iter()
+                .filter_map(|b| b["text"]["text"].as_str())
+                .map(|label| format!("[{label}]"))
+                .collect();
+            format!("\n    {}", labels.join(" "))
+        }
+        None => String::new(),
+    };
     let line = match method.as_str() {
         "views.open" => "  (Slack shows the order form: drink, size, customizations)".to_owned(),
         "chat.update" => format!(

@@ -19,6 +19,8 @@ pub enum EventKind {
     Volunteered,
     OrdersClosed,
     OptedOut,
+    /// A participant's answer to the post-run survey (👍 / 👎).
+    SurveyAnswered,
 }
 
 impl EventKind {
@@ -34,6 +36,7 @@ impl EventKind {
             EventKind::Volunteered => "coffee.runner.volunteered",
             EventKind::OrdersClosed => "coffee.orders.closed",
             EventKind::OptedOut => "coffee.runner.opted_out",
+            EventKind::SurveyAnswered => "coffee.survey.answered",
         }
     }
 
@@ -46,7 +49,8 @@ impl EventKind {
             EventKind::ReminderSent
             | EventKind::Volunteered
             | EventKind::OrdersClosed
-            | EventKind::OptedOut => None,
+            | EventKind::OptedOut
+            | EventKind::SurveyAnswered => None,
         }
     }
 
@@ -62,6 +66,26 @@ impl EventKind {
             EventKind::Volunteered => "runner_volunteered",
             EventKind::OrdersClosed => "orders_closed",
             EventKind::OptedOut => "runner_opted_out",
+            EventKind::SurveyAnswered => "survey_answered",
+        }
+    }
+}
+
+/// An answer to the post-run survey: was the run a good one?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurveyAnswer {
+    Up,
+    Down,
+}
+
+impl SurveyAnswer {
+    pub const ALL: [SurveyAnswer; 2] = [SurveyAnswer::Up, SurveyAnswer::Down];
+
+    /// The stored value and the `survey_answers_total` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SurveyAnswer::Up => "up",
+            SurveyAnswer::Down => "down",
         }
     }
 }
@@ -104,6 +128,11 @@ pub enum EventFields {
     /// The run controls: `runner_volunteered`, `orders_closed`, `runner_opted_out`.
     RunControl {
         user_id: String,
+    },
+    /// `survey_answered`: `up` or `down`.
+    SurveyAnswered {
+        user_id: String,
+        answer: &'static str,
     },
 }
 
@@ -210,6 +239,14 @@ impl DomainEvent {
             user_id: user_id.to_owned(),
         };
         Self::new(kind, scope, user_id, fields)
+    }
+
+    pub fn survey_answered(scope: &RunScope, user_id: &str, answer: SurveyAnswer) -> Self {
+        let fields = EventFields::SurveyAnswered {
+            user_id: user_id.to_owned(),
+            answer: answer.as_str(),
+        };
+        Self::new(EventKind::SurveyAnswered, scope, user_id, fields)
     }
 
     /// The Kafka value and the audit payload, serialized where it is written.

@@ -7,7 +7,7 @@ mod order;
 mod retry;
 mod run;
 
-pub use events::{DomainEvent, EventFields, EventKind, EventPayload, RunScope};
+pub use events::{DomainEvent, EventFields, EventKind, EventPayload, RunScope, SurveyAnswer};
 pub use ids::{
     DISPLAY_NAME_MAX_CHARS, DisplayNameError, EVENT_ID_MAX_CHARS, EventIdError, SLACK_ID_MAX_CHARS,
     SlackIdError, check_display_name, check_event_id, check_slack_id,

@@ -199,6 +199,9 @@ pub const ACTION_VOLUNTEER: &str = "volunteer";
 pub const ACTION_CLOSE_ORDERS: &str = "close_orders";
 pub const ACTION_OPT_OUT: &str = "opt_out";
 pub const ACTION_MARK_COMPLETE: &str = "mark_complete";
+/// The post-run survey's buttons on the completion reply.
+pub const ACTION_SURVEY_UP: &str = "survey_up";
+pub const ACTION_SURVEY_DOWN: &str = "survey_down";
 
 /// The run's root message: where it stands and every order so far, with the run controls
 /// while orders are open. Returns the notification `text` and the `blocks`.
@@ -347,6 +350,23 @@ pub fn runner_dm_over(
         }
     };
     (text.clone(), with_orders(&text, lines, None))
+}
+
+/// The completion reply's blocks: its text, and the survey's 👍 / 👎 for participants.
+pub fn completion_blocks(text: &str, run_id: Uuid) -> Value {
+    let run = run_id.to_string();
+    json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "How was this run? One answer each; you can change it."}]},
+        {
+            "type": "actions",
+            "block_id": "survey",
+            "elements": [
+                button(ACTION_SURVEY_UP, "👍 Good run", &run, None),
+                button(ACTION_SURVEY_DOWN, "👎 Not great", &run, None),
+            ],
+        },
+    ])
 }
 
 /// The thread reply of a completed run: it mentions everyone who ordered, so Slack tells

@@ -18,6 +18,7 @@ pub mod runs;
 pub mod schema;
 pub mod slack_events;
 pub mod slack_pacer;
+pub mod survey;
 pub mod users;
 pub mod warm;
 

@@ -13,7 +13,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 use sqlx::PgPool;
 
-use crate::domain::{DrinkType, RunStatus};
+use crate::domain::{DrinkType, RunStatus, SurveyAnswer};
 
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
@@ -50,6 +50,7 @@ struct Inner {
     runner_assignments: Counter<u64>,
     assignment_delay: Histogram<f64>,
     runs: Counter<u64>,
+    survey_answers: Counter<u64>,
     fairness_stddev: Gauge<f64>,
     errors: Counter<u64>,
     signature_failures: Counter<u64>,
@@ -102,6 +103,11 @@ impl Metrics {
                 .with_boundaries(ASSIGNMENT_DELAY_BUCKETS.to_vec())
                 .build(),
             runs: counter(&meter, "runs_total", "Runs ended, by outcome (completed, cancelled)"),
+            survey_answers: counter(
+                &meter,
+                "survey_answers_total",
+                "Post-run survey answers given, by answer (up, down); a changed answer counts again",
+            ),
             fairness_stddev: meter
                 .f64_gauge("fairness_run_count_stddev")
                 .with_description("Standard deviation of runs made per active user over FAIRNESS_WINDOW_DAYS, by workspace (the SPEC's target: under 2)")
@@ -176,6 +182,13 @@ impl Metrics {
         self.inner
             .runs
             .add(1, &[KeyValue::new("outcome", outcome.as_str())]);
+    }
+
+    /// A post-run survey answer (`survey_answers_total{answer}`).
+    pub fn survey_answered(&self, answer: SurveyAnswer) {
+        self.inner
+            .survey_answers
+            .add(1, &[KeyValue::new("answer", answer.as_str())]);
     }
 
     /// `fairness_run_count_stddev` of one workspace.
@@ -270,6 +283,10 @@ impl Inner {
             &self.requests_shed,
         ] {
             counter.add(0, &[]);
+        }
+        for answer in SurveyAnswer::ALL {
+            self.survey_answers
+                .add(0, &[KeyValue::new("answer", answer.as_str())]);
         }
         for outcome in RUN_OUTCOMES {
             self.runs

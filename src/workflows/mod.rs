@@ -10,6 +10,7 @@ pub mod reminder;
 pub mod rules;
 pub mod run_controls;
 pub mod runner_dms;
+pub mod survey;
 
 pub use rules::RunRules;
 

@@ -61,10 +61,11 @@ pub async fn complete_run(
     events::record(work.conn(), &completed).await?;
     let lines = summary_lines(work.conn(), run_id).await?;
     let participants: Vec<&str> = lines.iter().map(|l| l.user_id.as_str()).collect();
+    let text = views::completion_reply(&runner, &participants);
     let reply = SlackMessage::RunThreadReply {
         run_id,
-        text: views::completion_reply(&runner, &participants),
-        blocks: None,
+        blocks: Some(views::completion_blocks(&text, run_id)),
+        text,
     };
     let dms = SlackMessage::RunnerDmsOver {
         run_id,

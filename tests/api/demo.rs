@@ -63,6 +63,18 @@ fn the_demo_plays_a_whole_run() {
             "{either:?} missing after Mark complete in:\n{stdout}"
         );
     }
+    // The survey: its buttons on the completion reply, and ben's answer acknowledged.
+    for expected in [
+        "[👍 Good run] [👎 Not great]",
+        "ben answers the post-run survey",
+        "#coffee (only @ben sees this)",
+        "Thanks! Your answer is recorded",
+    ] {
+        assert!(
+            stdout[from..].contains(expected),
+            "{expected:?} missing in:\n{stdout}"
+        );
+    }
     assert!(
         !stdout.contains("nothing more from CoffeeBuddy"),
         "{stdout}"

@@ -32,6 +32,7 @@ mod shutdown;
 mod slack_delivery;
 mod socket_mode;
 mod success_metrics;
+mod survey;
 mod tls;
 mod vault;
 mod warm_connections;

@@ -15,7 +15,7 @@ use crate::{
     domain::{check_slack_id, fairness},
     storage::{
         job_queue::{self, JobState},
-        runs,
+        runs, survey,
     },
 };
 
@@ -66,6 +66,33 @@ impl OpsApi {
             }
             job_queue::Retry::NotFound => Err(RestError::not_found("no such job")),
         }
+    }
+
+    /// The post-run survey's answers in a workspace's runs over FAIRNESS_WINDOW_DAYS, and
+    /// the satisfaction share: for callers whose token names the workspace, or admins.
+    #[oai(path = "/survey", method = "get")]
+    async fn survey(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerToken,
+        workspace_id: Query<String>,
+    ) -> Result<Json<models::Survey>, RestError> {
+        let caller = authenticate(&state, &auth).await?;
+        check_slack_id(&workspace_id.0)
+            .map_err(|e| RestError::invalid(&format!("workspace_id {e}")))?;
+        require_workspace(&caller, &workspace_id.0)?;
+        let window_days = state.rules.fairness_window_days;
+        let (up, down) = survey::tally(&state.pool, &workspace_id.0, window_days)
+            .await
+            .map_err(|e| RestError::database("survey", &e))?;
+        let answers = up + down;
+        Ok(Json(models::Survey {
+            workspace_id: workspace_id.0,
+            window_days,
+            up,
+            down,
+            satisfaction: (answers > 0).then(|| up as f64 / answers as f64),
+        }))
     }
 
     /// Runs made per active user of a workspace over FAIRNESS_WINDOW_DAYS, and their

@@ -126,6 +126,18 @@ pub struct Fairness {
     pub std_dev: f64,
 }
 
+/// The post-run survey's answers in a workspace's runs over FAIRNESS_WINDOW_DAYS.
+#[derive(Debug, Object)]
+pub struct Survey {
+    pub workspace_id: String,
+    pub window_days: u32,
+    pub up: i64,
+    pub down: i64,
+    /// `up / (up + down)`: the SPEC's satisfaction share (target 0.8); absent with no
+    /// answers.
+    pub satisfaction: Option<f64>,
+}
+
 #[derive(Debug, Object)]
 pub struct UserRuns {
     pub user_id: String,
