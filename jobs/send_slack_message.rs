@@ -15,7 +15,7 @@ use crate::{
     slack::{SlackApiError, client::PostedMessage, views, views::SummaryLine},
     storage::{
         job_queue::{self, Job},
-        runner_dms::{self as runner_dms_store, DmKind, of_run as runner_dms_of_run},
+        runner_dms::{self as dm_records, DmKind},
         runs::{self, Claimed, SummaryTurn},
         slack_pacer::Slot,
     },
@@ -168,7 +168,7 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             else {
                 return Ok(Delivered::Skipped);
             };
-            for dm in runner_dms_of_run(&mut conn, *run_id).await? {
+            for dm in dm_records::of_run(&mut conn, *run_id).await? {
                 let wait = reserve_slot(ctx, &mut conn).await?;
                 pause(wait).await;
                 ctx.slack
@@ -203,7 +203,7 @@ pub(super) async fn record_runner_dm(
     posted: &PostedMessage,
 ) -> Result<(), DeliveryError> {
     let mut conn = ctx.pool.acquire().await?;
-    runner_dms_store::record(&mut conn, run_id, kind, &posted.channel, &posted.ts).await?;
+    dm_records::record(&mut conn, run_id, kind, &posted.channel, &posted.ts).await?;
     if let Some((text, blocks)) = runner_dms::ended_view(&mut conn, run_id, None).await? {
         let wait = reserve_slot(ctx, &mut conn).await?;
         drop(conn);

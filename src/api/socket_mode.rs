@@ -118,12 +118,12 @@ async fn open(state: &AppState) -> Result<(Socket, Option<Duration>), ConnectErr
     let token = state
         .secrets
         .app_token()
-        .ok_or_else(|| ConnectError::Proxy("SLACK_APP_TOKEN is not set".into()))?;
+        .ok_or_else(|| ConnectError::Slack("SLACK_APP_TOKEN is not set".into()))?;
     let url = state
         .slack
         .connections_open(&token)
         .await
-        .map_err(|e| ConnectError::Proxy(e.to_string()))?;
+        .map_err(|e| ConnectError::Slack(e.to_string()))?;
     let mut socket = socket_mode::connect(&url).await?;
     let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
         while let Some(text) = socket_mode::next_text(&mut socket).await {
@@ -131,7 +131,7 @@ async fn open(state: &AppState) -> Result<(Socket, Option<Duration>), ConnectErr
                 return Ok(lifetime);
             }
         }
-        Err(ConnectError::Proxy("closed before hello".into()))
+        Err(ConnectError::Slack("closed before hello".into()))
     })
     .await
     .map_err(|_| ConnectError::TimedOut(HELLO_TIMEOUT))??;

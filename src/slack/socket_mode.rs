@@ -101,6 +101,9 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// Slack handed out no connection, or the one it handed out did not start.
+    #[error("Slack: {0}")]
+    Slack(String),
     #[error("proxy: {0}")]
     Proxy(String),
     #[error("WebSocket: {0}")]
@@ -122,7 +125,7 @@ pub async fn connect(url: &Url) -> Result<Socket, ConnectError> {
 async fn connect_now(url: &Url) -> Result<Socket, ConnectError> {
     let host = url
         .host_str()
-        .ok_or_else(|| ConnectError::Proxy("the socket URL has no host".into()))?
+        .ok_or_else(|| ConnectError::Slack("the socket URL has no host".into()))?
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let stream = match proxy_for(url) {
