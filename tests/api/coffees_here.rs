@@ -3,22 +3,14 @@
 //! without their button; a cancelled run redraws them saying who cancelled.
 
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::helpers::{ROOT_TS, TestApp, button_click, eventually, spawn_app_as, spawn_app_with};
+use crate::helpers::{ROOT_TS, TestApp, eventually, spawn_app_as, spawn_app_with};
 
 async fn order(app: &TestApp, user: &str) {
     let response = app
         .submit_order(user, "C1", Some("Latte"), Some("Medium"), None)
         .await;
     assert_eq!(response.status(), 200);
-}
-
-async fn run_of_c1(app: &TestApp) -> (Uuid, Option<String>) {
-    sqlx::query_as("SELECT run_id, runner_user_id FROM coffee_runs WHERE channel_id = 'C1'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
 }
 
 async fn dms_recorded(app: &TestApp) -> i64 {
@@ -51,10 +43,7 @@ async fn completing_tells_everyone_and_the_runners_dms_lose_their_button() {
         dms_recorded(&app).await == 2
     })
     .await;
-    let (run_id, runner) = run_of_c1(&app).await;
-    let runner = runner.unwrap();
-    let click = button_click(&runner, "D1", "mark_complete", &run_id.to_string());
-    assert_eq!(app.interaction(&click).await.status(), 200);
+    app.runner_marks_complete("C1").await;
     app.wait_for_jobs().await;
 
     let replies: Vec<Value> = app
@@ -64,6 +53,11 @@ async fn completing_tells_everyone_and_the_runners_dms_lose_their_button() {
         .filter(|p| p["thread_ts"] == ROOT_TS && p["text"].as_str().unwrap().contains("completed"))
         .collect();
     assert_eq!(replies.len(), 1, "one reply: {replies:?}");
+    let runner: String =
+        sqlx::query_scalar("SELECT runner_user_id FROM coffee_runs WHERE channel_id = 'C1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let text = replies[0]["text"].as_str().unwrap();
     assert!(
         text.starts_with(&format!("Coffee run completed by <@{runner}>!")),
@@ -123,10 +117,7 @@ async fn a_dm_posted_after_the_run_ended_is_redrawn_at_once() {
     order(&app, "U1").await;
     order(&app, "U2").await;
     app.run_due_jobs().await; // the assignment: its DM is queued, not sent
-    let (run_id, runner) = run_of_c1(&app).await;
-    let runner = runner.unwrap();
-    let click = button_click(&runner, "D1", "mark_complete", &run_id.to_string());
-    assert_eq!(app.interaction(&click).await.status(), 200);
+    app.runner_marks_complete("C1").await;
     while app.run_due_jobs().await > 0 {}
 
     assert_eq!(dms_recorded(&app).await, 1);

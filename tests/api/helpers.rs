@@ -327,6 +327,21 @@ impl TestApp {
         .await
     }
 
+    /// The runner of `channel`'s latest run clicks Mark complete in their DM; the run's id.
+    pub async fn runner_marks_complete(&self, channel: &str) -> Uuid {
+        let (run_id, runner): (Uuid, String) = sqlx::query_as(
+            "SELECT run_id, runner_user_id FROM coffee_runs
+             WHERE channel_id = $1 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(channel)
+        .fetch_one(&self.pool)
+        .await
+        .expect("the channel's run has a runner");
+        let click = button_click(&runner, "D1", "mark_complete", &run_id.to_string());
+        assert_eq!(self.interaction(&click).await.status(), 200);
+        run_id
+    }
+
     /// Submits the order modal the way Slack does.
     pub async fn submit_order(
         &self,

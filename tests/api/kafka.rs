@@ -485,21 +485,26 @@ async fn broker_behind_tls(ca: &TestCa) -> (PrivateBroker, TlsProxy) {
     (broker, tls)
 }
 
+/// A service whose relay reaches `tls` over TLS, trusting the CA in `ca_file`.
+async fn app_over_tls(tls: &TlsProxy, ca_file: &std::path::Path) -> TestApp {
+    spawn_app_with(&[
+        "--kafka-brokers",
+        &tls.address(),
+        "--kafka-security-protocol",
+        "ssl",
+        "--kafka-ssl-ca-location",
+        ca_file.to_str().unwrap(),
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn the_relay_publishes_over_tls_to_a_broker_its_ca_signed() {
     let ca = TestCa::new("company");
     let (_broker, tls) = broker_behind_tls(&ca).await;
     let ca_file = ca.pem_file();
     let ca_path = ca_file.to_str().unwrap();
-    let app = spawn_app_with(&[
-        "--kafka-brokers",
-        &tls.address(),
-        "--kafka-security-protocol",
-        "ssl",
-        "--kafka-ssl-ca-location",
-        ca_path,
-    ])
-    .await;
+    let app = app_over_tls(&tls, &ca_file).await;
     order(&app, "U1", "C1").await;
     eventually_within(
         "the events to be published",
@@ -524,15 +529,7 @@ async fn the_relay_refuses_a_broker_certificate_its_ca_did_not_sign() {
     let (trusted, impostor) = (TestCa::new("company"), TestCa::new("impostor"));
     let (_broker, tls) = broker_behind_tls(&impostor).await;
     let ca_file = trusted.pem_file();
-    let app = spawn_app_with(&[
-        "--kafka-brokers",
-        &tls.address(),
-        "--kafka-security-protocol",
-        "ssl",
-        "--kafka-ssl-ca-location",
-        ca_file.to_str().unwrap(),
-    ])
-    .await;
+    let app = app_over_tls(&tls, &ca_file).await;
     order(&app, "U1", "C1").await;
     eventually_within("a publish failure", Duration::from_secs(60), || async {
         metric(&app.metrics().await, "kafka_publish_failures_total").is_some_and(|n| n > 0.0)

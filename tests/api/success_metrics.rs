@@ -1,7 +1,7 @@
 //! The SPEC's success metrics: runs ended by outcome, the time from a run's first order to
 //! its assignment, and the fairness score per workspace.
 
-use crate::helpers::{TestApp, button_click, eventually, metric, spawn_app_with};
+use crate::helpers::{TestApp, eventually, metric, spawn_app_with};
 
 async fn order(app: &TestApp, user: &str, channel: &str) {
     let response = app
@@ -32,13 +32,7 @@ async fn runs_are_counted_by_outcome_with_their_wait_for_a_runner_and_the_fairne
     })
     .await;
     // C1 completes; U1 started C2 and cancels it.
-    let (run_id, runner): (uuid::Uuid, String) =
-        sqlx::query_as("SELECT run_id, runner_user_id FROM coffee_runs WHERE channel_id = 'C1'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let click = button_click(&runner, "D1", "mark_complete", &run_id.to_string());
-    assert_eq!(app.interaction(&click).await.status(), 200);
+    app.runner_marks_complete("C1").await;
     assert_eq!(
         app.slash_command("/coffee-cancel", "", "U1", "C2")
             .await

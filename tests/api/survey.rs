@@ -19,13 +19,7 @@ async fn completed_run(app: &TestApp) -> Uuid {
         assert_eq!(response.status(), 200);
     }
     app.wait_for_jobs().await;
-    let (run_id, runner): (Uuid, String) =
-        sqlx::query_as("SELECT run_id, runner_user_id FROM coffee_runs WHERE channel_id = 'C1'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let click = button_click(&runner, "D1", "mark_complete", &run_id.to_string());
-    assert_eq!(app.interaction(&click).await.status(), 200);
+    let run_id = app.runner_marks_complete("C1").await;
     app.wait_for_jobs().await;
     run_id
 }
