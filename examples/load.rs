@@ -788,7 +788,9 @@ fn rss_mib(pid: u32) -> f64 {
 async fn fake_slack() -> std::io::Result<String> {
     #[handler]
     fn ok() -> Json<Value> {
-        Json(json!({"ok": true, "channel": "C0", "ts": "1700000000.000100"}))
+        // `presence` answers users.getPresence: everyone is in (users.info and dnd.info
+        // read an empty status and no Do Not Disturb from the same answer).
+        Json(json!({"ok": true, "channel": "C0", "ts": "1700000000.000100", "presence": "active"}))
     }
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
     let port = acceptor

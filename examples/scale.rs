@@ -86,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             announcer,
             &rules,
             run_id,
-            Trigger::Scheduled,
+            Trigger::Scheduled { out: &[] },
             Utc::now(),
         )
         .await?;
@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 announcer,
                 &rules,
                 run_id,
-                Trigger::Scheduled,
+                Trigger::Scheduled { out: &[] },
                 Utc::now(),
             )
             .await?;

@@ -29,6 +29,7 @@ use crate::{
     workflows::RunRules,
 };
 
+pub use assign_runner::AvailabilityCheck;
 pub use run_due::{RunDueError, run_due};
 
 pub use crate::workflows::jobs::{AssignRunner, JOB_TYPES, PruneAudit, SendReminder, SlackMessage};
@@ -43,6 +44,8 @@ pub struct JobContext {
     pub announcer: Announcer,
     pub metrics: Metrics,
     pub rules: RunRules,
+    /// Whom Slack is asked about before a pick; `None` when RUNNER_AVAILABILITY_CHECK is off.
+    pub availability: Option<AvailabilityCheck>,
     pub audit_retention_days: u32,
 }
 

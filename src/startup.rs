@@ -14,7 +14,7 @@ use crate::{
     auth::OidcVerifier,
     config::{ConfigError, Settings},
     events::{Relay, RelaySettings},
-    jobs::{self, JobContext, WorkerSettings},
+    jobs::{self, AvailabilityCheck, JobContext, WorkerSettings},
     resilience::CircuitBreaker,
     secrets::{DatabaseCredentials, Secrets, VaultSecrets, VaultSettings, vault},
     slack::SlackClient,
@@ -104,6 +104,7 @@ pub struct Application {
     pool: PgPool,
     state: AppState,
     audit_retention_days: u32,
+    availability: Option<AvailabilityCheck>,
     /// Set when KAFKA_BROKERS is.
     relay: Option<RelaySettings>,
     /// Set when VAULT_ADDR is.
@@ -254,6 +255,12 @@ impl Application {
             vault,
             relay,
             audit_retention_days: settings.audit_retention_days,
+            availability: settings
+                .runner_availability_check
+                .then(|| AvailabilityCheck {
+                    away_statuses: settings.runner_away_statuses.clone(),
+                    budget: Duration::from_millis(settings.runner_availability_budget_ms),
+                }),
             role,
             options,
             listener,
@@ -296,6 +303,7 @@ impl Application {
             announcer: self.state.announcer.clone(),
             metrics: self.state.metrics.clone(),
             rules: self.state.rules,
+            availability: self.availability.clone(),
             audit_retention_days: self.audit_retention_days,
         }
     }

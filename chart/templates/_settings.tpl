@@ -38,6 +38,9 @@ FAIRNESS_WINDOW_DAYS: {{ .fairnessWindowDays | quote }}
 ACTIVE_WINDOW_DAYS: {{ .activeWindowDays | quote }}
 AUDIT_RETENTION_DAYS: {{ .auditRetentionDays | quote }}
 FAIRNESS_POLICY: {{ .fairnessPolicy | quote }}
+RUNNER_AVAILABILITY_CHECK: {{ .runnerAvailabilityCheck | quote }}
+RUNNER_AWAY_STATUSES: {{ .runnerAwayStatuses | quote }}
+RUNNER_AVAILABILITY_BUDGET_MS: {{ .runnerAvailabilityBudgetMs | quote }}
 PRUNE_AUDIT_SCHEDULE: {{ .pruneAuditSchedule | quote }}
 CIRCUIT_FAILURE_THRESHOLD: {{ .circuitFailureThreshold | quote }}
 CIRCUIT_OPEN_SECS: {{ .circuitOpenSecs | quote }}

@@ -21,7 +21,7 @@ use crate::{
     workflows::jobs::SlackMessage,
     workflows::{
         Actor,
-        assign_runner::{Assignment, Trigger, assign_runner},
+        assign_runner::{Assignment, OrdersClosed, Trigger, assign_runner, close_orders},
         run_controls::{Completion, OptOut, complete_run, opt_out},
         survey::{SurveyOutcome, answer_survey},
     },
@@ -70,10 +70,10 @@ pub async fn handle(state: &AppState, click: BlockActions) -> Result<Response> {
     let feedback = match action.action_id.as_str() {
         ACTION_MARK_COMPLETE => mark_complete(state, run_id, user).await,
         ACTION_OPT_OUT => cannot_run(state, run_id, user).await,
-        ACTION_VOLUNTEER => assign(state, run_id, Trigger::Volunteer(user)).await,
+        ACTION_VOLUNTEER => volunteer(state, run_id, user).await,
         ACTION_SURVEY_UP => survey(state, run_id, user, SurveyAnswer::Up).await,
         ACTION_SURVEY_DOWN => survey(state, run_id, user, SurveyAnswer::Down).await,
-        _ => assign(state, run_id, Trigger::CloseOrders(user)).await,
+        _ => close(state, run_id, user).await,
     }
     .map_err(|e| ApiError::from_database("button click", &e))?;
     if let Some(text) = feedback {
@@ -139,17 +139,17 @@ async fn cannot_run(
     }))
 }
 
-async fn assign(
+async fn volunteer(
     state: &AppState,
     run_id: Uuid,
-    trigger: Trigger<'_>,
+    user: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     let outcome = assign_runner(
         &state.pool,
         &state.announcer,
         &state.rules,
         run_id,
-        trigger,
+        Trigger::Volunteer(user),
         Utc::now(),
     )
     .await?;
@@ -158,18 +158,29 @@ async fn assign(
             state.metrics.runner_assigned(waited);
             None
         }
-        Assignment::AlreadyAssigned { runner } => Some(format!(
-            "{} is already getting the coffee.",
-            mention(&runner)
-        )),
+        Assignment::AlreadyAssigned { runner } => Some(already_running(&runner)),
         Assignment::NotParticipant => {
             Some("Order first with `/coffee`, then you can volunteer.".into())
         }
-        Assignment::NotInitiator => {
-            Some("Only the person who started this run can close its orders.".into())
-        }
         Assignment::NotActive | Assignment::NoOrders => Some("This coffee run is over.".into()),
     })
+}
+
+async fn close(state: &AppState, run_id: Uuid, user: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(
+        match close_orders(&state.pool, &state.announcer, run_id, user).await? {
+            OrdersClosed::Closed => None,
+            OrdersClosed::NotInitiator => {
+                Some("Only the person who started this run can close its orders.".into())
+            }
+            OrdersClosed::AlreadyAssigned { runner } => Some(already_running(&runner)),
+            OrdersClosed::NotActive => Some("This coffee run is over.".into()),
+        },
+    )
+}
+
+fn already_running(runner: &str) -> String {
+    format!("{} is already getting the coffee.", mention(runner))
 }
 
 /// An ephemeral message in the channel of the click, or a DM when there is none.

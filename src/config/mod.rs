@@ -12,7 +12,10 @@ use clap::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::fairness::FairnessPolicy;
+use crate::domain::{
+    availability::{AwayStatuses, BadAwayStatus, DEFAULT_AWAY_STATUSES},
+    fairness::FairnessPolicy,
+};
 
 mod kafka;
 
@@ -195,6 +198,17 @@ pub struct Settings {
             .try_map(|name| name.parse::<FairnessPolicy>())
     )]
     pub fairness_policy: FairnessPolicy,
+    /// Ask Slack whether candidates are in (away, Do Not Disturb, an "out" status) and
+    /// pass over those who are not.
+    #[arg(long, env = "RUNNER_AVAILABILITY_CHECK", value_name = "RUNNER_AVAILABILITY_CHECK", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub runner_availability_check: bool,
+    /// Status emoji and words (comma-separated, any case) that mean a user is out.
+    #[arg(long, env = "RUNNER_AWAY_STATUSES", value_name = "RUNNER_AWAY_STATUSES", default_value = DEFAULT_AWAY_STATUSES, value_parser = parse_away_statuses)]
+    pub runner_away_statuses: AwayStatuses,
+    /// Longest an assignment waits for Slack's answers about who is in (milliseconds,
+    /// rate-limit pacing included); then the candidates not yet asked count as in.
+    #[arg(long, env = "RUNNER_AVAILABILITY_BUDGET_MS", value_name = "RUNNER_AVAILABILITY_BUDGET_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub runner_availability_budget_ms: u64,
 
     /// Consecutive database connection failures that open the circuit breaker.
     #[arg(long, env = "CIRCUIT_FAILURE_THRESHOLD", value_name = "CIRCUIT_FAILURE_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -340,6 +354,10 @@ fn parse_app_token(value: &str) -> Result<SecretString, String> {
     Ok(token)
 }
 
+fn parse_away_statuses(value: &str) -> Result<AwayStatuses, String> {
+    value.parse().map_err(|e: BadAwayStatus| e.to_string())
+}
+
 fn parse_schedule(value: &str) -> Result<cron::Schedule, String> {
     value
         .parse()
@@ -469,6 +487,14 @@ mod tests {
             (30, 14, 90)
         );
         assert_eq!(s.fairness_policy, FairnessPolicy::FewestRuns);
+        assert!(s.runner_availability_check);
+        assert_eq!(
+            s.runner_away_statuses,
+            ":palm_tree:,:face_with_thermometer:,:airplane:,ooo,out of office,vacation,holiday,sick"
+                .parse::<AwayStatuses>()
+                .unwrap()
+        );
+        assert_eq!(s.runner_availability_budget_ms, 10_000);
         assert_eq!((s.circuit_failure_threshold, s.circuit_open_secs), (5, 30));
         assert_eq!(s.log_format, LogFormat::Json);
         s.validate().expect("defaults are consistent");
@@ -486,6 +512,14 @@ mod tests {
             (
                 &["--kafka-create-topics", "maybe"][..],
                 "KAFKA_CREATE_TOPICS",
+            ),
+            (
+                &["--runner-away-statuses", ":palm_tree:,--"][..],
+                "RUNNER_AWAY_STATUSES",
+            ),
+            (
+                &["--runner-availability-budget-ms", "0"][..],
+                "RUNNER_AVAILABILITY_BUDGET_MS",
             ),
         ] {
             let err = parse(args).expect_err("bad value is refused");

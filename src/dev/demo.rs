@@ -367,6 +367,9 @@ async fn fake_slack() -> Result<
         counter: Default::default(),
     });
     let app = Route::new()
+        .at("/api/users.info", poem::post(everyone_is_in))
+        .at("/api/dnd.info", poem::post(everyone_is_in))
+        .at("/api/users.getPresence", poem::post(everyone_is_in))
         .at("/api/:method", poem::post(slack_method))
         .data(state);
     let stop = CancellationToken::new();
@@ -378,6 +381,12 @@ async fn fake_slack() -> Result<
     });
     let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/api/")).expect("a URL");
     Ok((url, rx, stop))
+}
+
+/// What the runner check reads: no status, Do Not Disturb off, active.
+#[handler]
+fn everyone_is_in() -> Json<Value> {
+    Json(json!({"ok": true, "presence": "active", "dnd_enabled": false, "user": {"profile": {}}}))
 }
 
 #[handler]

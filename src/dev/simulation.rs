@@ -97,13 +97,19 @@ pub async fn simulate(
                 participants.push(&users[random.below(users.len())].0);
             }
             let run_id = start_run(pool, &workspace, &participants, as_of).await?;
-            let runner =
-                match assign_runner(pool, &announcer, &rules, run_id, Trigger::Scheduled, as_of)
-                    .await?
-                {
-                    Assignment::Assigned { runner, .. } => runner,
-                    other => unreachable!("a fresh run with orders is assigned, got {other:?}"),
-                };
+            let runner = match assign_runner(
+                pool,
+                &announcer,
+                &rules,
+                run_id,
+                Trigger::Scheduled { out: &[] },
+                as_of,
+            )
+            .await?
+            {
+                Assignment::Assigned { runner, .. } => runner,
+                other => unreachable!("a fresh run with orders is assigned, got {other:?}"),
+            };
             complete_run(pool, &announcer, run_id, Actor::user(&runner)).await?;
             *made.entry(runner).or_default() += 1;
             for p in &participants {

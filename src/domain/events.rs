@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::OrderInput;
+use super::{OrderInput, availability::Absence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -21,6 +21,8 @@ pub enum EventKind {
     OptedOut,
     /// A participant's answer to the post-run survey (👍 / 👎).
     SurveyAnswered,
+    /// A candidate Slack said was out, passed over as runner.
+    RunnerPassedOver,
 }
 
 impl EventKind {
@@ -37,6 +39,7 @@ impl EventKind {
             EventKind::OrdersClosed => "coffee.orders.closed",
             EventKind::OptedOut => "coffee.runner.opted_out",
             EventKind::SurveyAnswered => "coffee.survey.answered",
+            EventKind::RunnerPassedOver => "coffee.runner.passed_over",
         }
     }
 
@@ -50,7 +53,8 @@ impl EventKind {
             | EventKind::Volunteered
             | EventKind::OrdersClosed
             | EventKind::OptedOut
-            | EventKind::SurveyAnswered => None,
+            | EventKind::SurveyAnswered
+            | EventKind::RunnerPassedOver => None,
         }
     }
 
@@ -67,6 +71,7 @@ impl EventKind {
             EventKind::OrdersClosed => "orders_closed",
             EventKind::OptedOut => "runner_opted_out",
             EventKind::SurveyAnswered => "survey_answered",
+            EventKind::RunnerPassedOver => "runner_passed_over",
         }
     }
 }
@@ -133,6 +138,11 @@ pub enum EventFields {
     SurveyAnswered {
         user_id: String,
         answer: &'static str,
+    },
+    /// `runner_passed_over`: why (`away`, `dnd`, `status`).
+    RunnerPassedOver {
+        user_id: String,
+        reason: &'static str,
     },
 }
 
@@ -247,6 +257,16 @@ impl DomainEvent {
             answer: answer.as_str(),
         };
         Self::new(EventKind::SurveyAnswered, scope, user_id, fields)
+    }
+
+    /// `user_id` was out (`absence`) and passed over as the run's runner; the audit row is
+    /// theirs.
+    pub fn runner_passed_over(scope: &RunScope, user_id: &str, absence: Absence) -> Self {
+        let fields = EventFields::RunnerPassedOver {
+            user_id: user_id.to_owned(),
+            reason: absence.as_str(),
+        };
+        Self::new(EventKind::RunnerPassedOver, scope, user_id, fields)
     }
 
     /// The Kafka value and the audit payload, serialized where it is written.

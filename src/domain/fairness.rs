@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 
+use super::availability::Absence;
+
 /// How the runner is chosen (`FAIRNESS_POLICY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FairnessPolicy {
@@ -64,6 +66,8 @@ pub struct Candidate {
     pub active: bool,
     /// Said `Can't run today` for this run.
     pub opted_out: bool,
+    /// Slack said they are out today (`None`: in, or not asked).
+    pub unavailable: Option<Absence>,
 }
 
 impl Candidate {
@@ -72,20 +76,53 @@ impl Candidate {
     }
 }
 
-/// Picks the runner among the run's participants, or `None` for an empty run.
+/// The runner, and those ahead of them in the policy's order who were out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick<'a> {
+    pub runner: &'a Candidate,
+    /// Candidates passed over because they are out (each has `unavailable`), in order.
+    pub passed_over: Vec<&'a Candidate>,
+}
+
+/// The candidates in the order the policy would pick them.
 ///
 /// Opted-out participants are left out unless everyone opted out; inactive ones are left
-/// out unless nobody is active. Then `fewest-runs` takes the fewest runs, ties to the
+/// out unless nobody is active. Then `fewest-runs` orders by fewest runs, ties to the
 /// earliest last run (never ran counts as earliest), then the lowest user id; `carpool`
-/// takes the largest debt (fair share − runs), ties broken the same way.
-pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<&Candidate> {
+/// orders by the largest debt (fair share − runs), ties broken the same way. Availability
+/// plays no part: this is the order in which it is checked.
+pub fn rank(policy: FairnessPolicy, candidates: &[Candidate]) -> Vec<&Candidate> {
     let willing = narrow(candidates.iter().collect(), |c| !c.opted_out);
-    let pool = narrow(willing, |c| c.active);
-    match policy {
-        FairnessPolicy::FewestRuns => pool.into_iter().min_by(|a, b| seeds_order(a, b)),
-        FairnessPolicy::Carpool => pool
-            .into_iter()
-            .min_by(|a, b| compare_debts(b.debt(), a.debt()).then_with(|| seeds_order(a, b))),
+    let mut pool = narrow(willing, |c| c.active);
+    let order = |a: &Candidate, b: &Candidate| match policy {
+        FairnessPolicy::FewestRuns => seeds_order(a, b),
+        FairnessPolicy::Carpool => {
+            compare_debts(b.debt(), a.debt()).then_with(|| seeds_order(a, b))
+        }
+    };
+    // Selection rather than `sort_by`: debts compare with a tolerance, which is not a
+    // total order, and the standard sorts may panic on one. A run has few participants.
+    let mut ranked = Vec::with_capacity(pool.len());
+    while let Some(first) = (0..pool.len()).min_by(|&i, &j| order(pool[i], pool[j])) {
+        ranked.push(pool.swap_remove(first));
+    }
+    ranked
+}
+
+/// Picks the runner among the run's participants, or `None` for an empty run: the first
+/// of [`rank`] who is not out, or, when everyone is, the first of all (nobody is passed
+/// over then).
+pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<Pick<'_>> {
+    let ranked = rank(policy, candidates);
+    match ranked.iter().position(|c| c.unavailable.is_none()) {
+        Some(at) => Some(Pick {
+            runner: ranked[at],
+            passed_over: ranked[..at].to_vec(),
+        }),
+        None => ranked.first().map(|&runner| Pick {
+            runner,
+            passed_over: Vec::new(),
+        }),
     }
 }
 
@@ -157,12 +194,14 @@ mod tests {
             fair_share: 0.0,
             active: true,
             opted_out: false,
+            unavailable: None,
         }
     }
 
     fn pick(policy: FairnessPolicy, candidates: &[Candidate]) -> &str {
         choose(policy, candidates)
             .expect("someone goes")
+            .runner
             .user_id
             .as_str()
     }
@@ -283,6 +322,82 @@ mod tests {
         let mut b = c("U1", 1, day(3));
         b.fair_share = 1.0;
         assert_eq!(pick(FairnessPolicy::Carpool, &[a, b]), "U1");
+    }
+
+    fn out(absence: Absence, mut candidate: Candidate) -> Candidate {
+        candidate.unavailable = Some(absence);
+        candidate
+    }
+
+    fn ids(candidates: &[&Candidate]) -> Vec<String> {
+        candidates.iter().map(|c| c.user_id.clone()).collect()
+    }
+
+    #[test]
+    fn rank_is_the_policys_order_of_willing_active_candidates() {
+        let mut opted_out = c("U0", 0, None);
+        opted_out.opted_out = true;
+        let mut inactive = c("U9", 0, None);
+        inactive.active = false;
+        let candidates = [
+            c("U3", 2, day(1)),
+            opted_out,
+            c("U1", 1, day(5)),
+            inactive,
+            c("U2", 1, day(2)),
+        ];
+        let ranked = rank(FairnessPolicy::FewestRuns, &candidates);
+        assert_eq!(ids(&ranked), ["U2", "U1", "U3"]);
+    }
+
+    #[test]
+    fn the_first_candidate_who_is_in_runs_and_those_out_before_are_passed_over() {
+        let candidates = [
+            out(Absence::Status, c("U1", 0, None)),
+            c("U4", 3, day(1)),
+            out(Absence::Dnd, c("U2", 1, day(1))),
+            c("U3", 2, day(1)),
+            out(Absence::Away, c("U5", 4, day(1))),
+        ];
+        let pick = choose(FairnessPolicy::FewestRuns, &candidates).unwrap();
+        assert_eq!(pick.runner.user_id, "U3");
+        assert_eq!(ids(&pick.passed_over), ["U1", "U2"]);
+    }
+
+    #[test]
+    fn when_everyone_is_out_the_rule_applies_to_all_and_nobody_is_passed_over() {
+        let candidates = [
+            out(Absence::Away, c("U1", 2, day(1))),
+            out(Absence::Dnd, c("U2", 1, day(1))),
+        ];
+        let pick = choose(FairnessPolicy::FewestRuns, &candidates).unwrap();
+        assert_eq!(pick.runner.user_id, "U2");
+        assert!(pick.passed_over.is_empty());
+    }
+
+    #[test]
+    fn an_opted_out_candidate_who_is_in_does_not_beat_one_who_is_out() {
+        // Opting out narrows first: the one who is out but willing runs.
+        let mut willing_but_out = out(Absence::Away, c("U1", 0, None));
+        willing_but_out.opted_out = false;
+        let mut in_but_opted_out = c("U2", 0, None);
+        in_but_opted_out.opted_out = true;
+        let candidates = [willing_but_out, in_but_opted_out];
+        let pick = choose(FairnessPolicy::FewestRuns, &candidates).unwrap();
+        assert_eq!(pick.runner.user_id, "U1");
+        assert!(pick.passed_over.is_empty());
+    }
+
+    #[test]
+    fn carpool_passes_over_the_largest_debt_when_out() {
+        let mut owes_most = out(Absence::Status, c("U1", 0, None));
+        owes_most.fair_share = 2.0;
+        let mut owes_some = c("U2", 0, None);
+        owes_some.fair_share = 1.0;
+        let candidates = [owes_some, owes_most];
+        let pick = choose(FairnessPolicy::Carpool, &candidates).unwrap();
+        assert_eq!(pick.runner.user_id, "U2");
+        assert_eq!(ids(&pick.passed_over), ["U1"]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Types and rules of coffee runs; no I/O here.
 
+pub mod availability;
 mod events;
 pub mod fairness;
 mod ids;

@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
+use chrono::DateTime;
 use reqwest::{StatusCode, Url, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::secrets::Secrets;
+use crate::{
+    domain::availability::{DndState, SlackStatus},
+    secrets::Secrets,
+};
 
 /// Errors Slack answers that no retry will fix, from the error lists of the methods the
 /// jobs call (`chat.postMessage`, `chat.update`, `chat.postEphemeral`) and Slack's common
@@ -192,10 +196,77 @@ impl SlackClient {
             .map_err(|e| SlackApiError::Transient(format!("apps.connections.open: bad url: {e}")))
     }
 
+    /// `users.info`: the user's status (`users:read`).
+    pub async fn user_status(
+        &self,
+        user: &str,
+        timeout: Duration,
+    ) -> Result<SlackStatus, SlackApiError> {
+        let answer = self
+            .call("users.info", Body::Form(&[("user", user)]), Some(timeout))
+            .await?;
+        let profile = &answer["user"]["profile"];
+        let text = |field: &str| profile[field].as_str().unwrap_or_default().to_owned();
+        Ok(SlackStatus {
+            emoji: text("status_emoji"),
+            text: text("status_text"),
+            expires_at: profile["status_expiration"]
+                .as_i64()
+                .filter(|at| *at > 0)
+                .and_then(|at| DateTime::from_timestamp(at, 0)),
+        })
+    }
+
+    /// `users.getPresence` (`users:read`): whether Slack counts the user as away.
+    pub async fn user_is_away(&self, user: &str, timeout: Duration) -> Result<bool, SlackApiError> {
+        let answer = self
+            .call(
+                "users.getPresence",
+                Body::Form(&[("user", user)]),
+                Some(timeout),
+            )
+            .await?;
+        match answer["presence"].as_str() {
+            Some(presence) => Ok(presence == "away"),
+            None => Err(SlackApiError::Transient(
+                "users.getPresence answered ok without presence".into(),
+            )),
+        }
+    }
+
+    /// `dnd.info` (`dnd:read`): the user's Do Not Disturb snooze and schedule.
+    pub async fn dnd_state(
+        &self,
+        user: &str,
+        timeout: Duration,
+    ) -> Result<DndState, SlackApiError> {
+        let answer = self
+            .call("dnd.info", Body::Form(&[("user", user)]), Some(timeout))
+            .await?;
+        let time = |field: &str| {
+            answer[field]
+                .as_i64()
+                .filter(|at| *at > 0)
+                .and_then(|at| DateTime::from_timestamp(at, 0))
+        };
+        let snoozed_until = match answer["snooze_enabled"].as_bool() {
+            Some(true) => time("snooze_endtime"),
+            _ => None,
+        };
+        let scheduled = match answer["dnd_enabled"].as_bool() {
+            Some(true) => time("next_dnd_start_ts").zip(time("next_dnd_end_ts")),
+            _ => None,
+        };
+        Ok(DndState {
+            snoozed_until,
+            scheduled,
+        })
+    }
+
     async fn call(
         &self,
         method: &str,
-        body: &Value,
+        body: impl Into<Body<'_>>,
         timeout: Option<Duration>,
     ) -> Result<Value, SlackApiError> {
         let token = self.secrets.bot_token().ok_or_else(|| {
@@ -208,18 +279,18 @@ impl SlackClient {
         &self,
         token: &SecretString,
         method: &str,
-        body: &Value,
+        body: impl Into<Body<'_>>,
         timeout: Option<Duration>,
     ) -> Result<Value, SlackApiError> {
         let url = self
             .base_url
             .join(method)
             .map_err(|e| SlackApiError::Permanent(format!("bad method URL: {e}")))?;
-        let mut request = self
-            .http
-            .post(url)
-            .bearer_auth(token.expose_secret())
-            .json(body);
+        let request = self.http.post(url).bearer_auth(token.expose_secret());
+        let mut request = match body.into() {
+            Body::Json(body) => request.json(body),
+            Body::Form(fields) => request.form(fields),
+        };
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
@@ -262,6 +333,19 @@ impl SlackClient {
         } else {
             Err(SlackApiError::Transient(format!("{method}: {error}")))
         }
+    }
+}
+
+/// A call's arguments: JSON for the methods that post, form fields for the reads, which
+/// Slack documents with form arguments only.
+enum Body<'a> {
+    Json(&'a Value),
+    Form(&'a [(&'a str, &'a str)]),
+}
+
+impl<'a> From<&'a Value> for Body<'a> {
+    fn from(body: &'a Value) -> Self {
+        Body::Json(body)
     }
 }
 

@@ -60,6 +60,7 @@ pub async fn candidates(
             fair_share: r.fair_share,
             active: r.active,
             opted_out: r.opted_out,
+            unavailable: None,
         })
         .collect())
 }

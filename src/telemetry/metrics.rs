@@ -13,7 +13,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 use sqlx::PgPool;
 
-use crate::domain::{DrinkType, RunStatus, SurveyAnswer};
+use crate::domain::{DrinkType, RunStatus, SurveyAnswer, availability::Absence};
 
 /// Buckets of `command_latency_seconds` (REQ-017).
 const LATENCY_BUCKETS: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 5.0];
@@ -51,6 +51,7 @@ struct Inner {
     assignment_delay: Histogram<f64>,
     runs: Counter<u64>,
     survey_answers: Counter<u64>,
+    runners_passed_over: Counter<u64>,
     fairness_stddev: Gauge<f64>,
     errors: Counter<u64>,
     signature_failures: Counter<u64>,
@@ -107,6 +108,11 @@ impl Metrics {
                 &meter,
                 "survey_answers_total",
                 "Post-run survey answers given, by answer (up, down); a changed answer counts again",
+            ),
+            runners_passed_over: counter(
+                &meter,
+                "runner_passed_over_total",
+                "Candidates passed over as runner because Slack said they are out, by reason (away, dnd, status)",
             ),
             fairness_stddev: meter
                 .f64_gauge("fairness_run_count_stddev")
@@ -189,6 +195,13 @@ impl Metrics {
         self.inner
             .survey_answers
             .add(1, &[KeyValue::new("answer", answer.as_str())]);
+    }
+
+    /// A candidate passed over as runner (`runner_passed_over_total{reason}`).
+    pub fn runner_passed_over(&self, absence: Absence) {
+        self.inner
+            .runners_passed_over
+            .add(1, &[KeyValue::new("reason", absence.as_str())]);
     }
 
     /// `fairness_run_count_stddev` of one workspace.
@@ -287,6 +300,10 @@ impl Inner {
         for answer in SurveyAnswer::ALL {
             self.survey_answers
                 .add(0, &[KeyValue::new("answer", answer.as_str())]);
+        }
+        for absence in Absence::ALL {
+            self.runners_passed_over
+                .add(0, &[KeyValue::new("reason", absence.as_str())]);
         }
         for outcome in RUN_OUTCOMES {
             self.runs

@@ -528,7 +528,9 @@ async fn run_controls_volunteer_close_and_opt_out() {
         the_run(&app, "C2").await.runner_user_id.is_none(),
         "only the initiator closes"
     );
+    // The initiator's click queues the assignment at once.
     click(&app, "U1", "C2", "close_orders", second.run_id).await;
+    app.wait_for_jobs().await;
     assert_eq!(
         the_run(&app, "C2").await.runner_user_id.as_deref(),
         Some("U3")

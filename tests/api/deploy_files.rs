@@ -269,7 +269,14 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
         .collect();
     assert_eq!(
         scopes,
-        BTreeSet::from(["app_mentions:read", "chat:write", "commands", "im:write"])
+        BTreeSet::from([
+            "app_mentions:read",
+            "chat:write",
+            "commands",
+            "dnd:read",
+            "im:write",
+            "users:read"
+        ])
     );
 
     // The running service answers each command itself and each URL is a route.

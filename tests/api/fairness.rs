@@ -197,7 +197,7 @@ async fn assign(pool: &PgPool, rules: RunRules, run_id: Uuid) {
         &Announcer::new(),
         &rules,
         run_id,
-        Trigger::Scheduled,
+        Trigger::Scheduled { out: &[] },
         Utc::now(),
     )
     .await

@@ -252,7 +252,7 @@ pub fn slack_refusal(error: &str) -> ResponseTemplate {
 }
 
 /// Slack answers `ok` to every method the app calls unless a test mounts otherwise.
-async fn mount_slack_defaults(slack: &MockServer) {
+pub async fn mount_slack_defaults(slack: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/api/views.open"))
         .respond_with(
@@ -280,6 +280,28 @@ async fn mount_slack_defaults(slack: &MockServer) {
         .with_priority(10)
         .mount(slack)
         .await;
+    // Everyone is in: no status, Do Not Disturb off, active.
+    for (slack_method, answer) in [
+        (
+            "users.info",
+            json!({"ok": true, "user": {"id": "U0", "profile": {"status_text": "", "status_emoji": "", "status_expiration": 0}}}),
+        ),
+        (
+            "dnd.info",
+            json!({"ok": true, "dnd_enabled": false, "snooze_enabled": false}),
+        ),
+        (
+            "users.getPresence",
+            json!({"ok": true, "presence": "active"}),
+        ),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(format!("/api/{slack_method}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .with_priority(10)
+            .mount(slack)
+            .await;
+    }
     Mock::given(method("POST"))
         .and(path("/api/chat.update"))
         .respond_with(
@@ -382,7 +404,7 @@ impl TestApp {
             .unwrap_or_default()
             .into_iter()
             .filter(|r| r.url.path() == target)
-            .map(|r| serde_json::from_slice(&r.body).expect("the app sends JSON to Slack"))
+            .map(|r| slack_arguments(&r.body))
             .collect()
     }
 
@@ -460,6 +482,25 @@ impl TestApp {
         })
         .await;
     }
+}
+
+/// A Slack call's arguments: its JSON body, or its form fields as a JSON object (the
+/// reads, `users.info` and the like, send form fields).
+pub fn slack_arguments(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| {
+        // A form body is a URL's query: reqwest's `Url` decodes it.
+        let form = format!("http://form/?{}", String::from_utf8_lossy(body));
+        let fields: serde_json::Map<String, Value> = reqwest::Url::parse(&form)
+            .expect("a form body")
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        assert!(
+            !fields.is_empty(),
+            "the app sends JSON or form fields to Slack"
+        );
+        Value::Object(fields)
+    })
 }
 
 /// The name of the test's database.

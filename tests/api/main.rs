@@ -26,6 +26,7 @@ mod proxy;
 mod rest_api;
 mod rest_workspaces;
 mod root_message;
+mod runners_in;
 mod schema;
 mod secrets_in_logs;
 mod shutdown;
