@@ -19,7 +19,7 @@ use crate::{
         runs::{self, Claimed, SummaryTurn},
         slack_pacer::Slot,
     },
-    workflows::runner_dms,
+    workflows::{app_home, runner_dms},
 };
 
 /// Longest a job sleeps in place for its rate-limit slot before it re-queues itself.
@@ -175,6 +175,16 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
                     .update_message(&dm.channel_id, &dm.ts, &text, Some(&blocks))
                     .await?;
             }
+            Ok(Delivered::Sent)
+        }
+        SlackMessage::PublishHome {
+            workspace_id,
+            user_id,
+        } => {
+            let view = app_home::home_view(&ctx.pool, &ctx.rules, workspace_id, user_id).await?;
+            let wait = reserve_slot(ctx, &mut *ctx.pool.acquire().await?).await?;
+            pause(wait).await;
+            ctx.slack.publish_view(user_id, &view).await?;
             Ok(Delivered::Sent)
         }
         SlackMessage::Post {

@@ -10,7 +10,7 @@ use super::{acknowledge, error::ApiError, refuse_slack_payload, state::AppState}
 use crate::{
     slack::{payloads::EventCallback, views},
     storage::{job_queue::UnitOfWork, slack_events},
-    workflows::jobs::SlackMessage,
+    workflows::{app_home, jobs::SlackMessage},
 };
 
 #[handler]
@@ -73,16 +73,30 @@ async fn handle_callback(
         return Ok(());
     }
     let event = &callback.event;
-    if event.kind == "app_mention"
-        && let Some(channel) = event.channel.clone()
-    {
-        let reply = SlackMessage::Post {
-            channel,
-            text: views::help_text(state.rules.assign_max_orders, state.rules.assign_window),
-            blocks: None,
-            thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
-        };
-        work.enqueue(&reply, None).await.map_err(db)?;
+    match (
+        event.kind.as_str(),
+        &event.channel,
+        &event.user,
+        &callback.team_id,
+    ) {
+        ("app_mention", Some(channel), _, _) => {
+            let reply = SlackMessage::Post {
+                channel: channel.clone(),
+                text: views::help_text(state.rules.assign_max_orders, state.rules.assign_window),
+                blocks: None,
+                thread_ts: event.thread_ts.clone().or_else(|| event.ts.clone()),
+            };
+            work.enqueue(&reply, None).await.map_err(db)?;
+        }
+        // The Messages tab opens the app's DM, which needs nothing from us.
+        ("app_home_opened", _, Some(user), Some(workspace))
+            if event.tab.as_deref() == Some("home") =>
+        {
+            app_home::queue_publish(&mut work, workspace, user)
+                .await
+                .map_err(db)?;
+        }
+        _ => {}
     }
     work.commit().await.map_err(db)?;
     Ok(())

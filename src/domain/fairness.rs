@@ -126,6 +126,37 @@ pub fn choose(policy: FairnessPolicy, candidates: &[Candidate]) -> Option<Pick<'
     }
 }
 
+/// One active user's line of the workspace's fairness ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerLine {
+    pub user_id: String,
+    /// Runs made as runner in the window.
+    pub runs: u32,
+    /// Runs they would have made by now if every run were shared fairly: under
+    /// `fewest-runs`, the window's runs split evenly among the active users; under
+    /// `carpool`, their own fair share (1/participants per run they were in).
+    pub fair_share: f64,
+}
+
+/// The workspace's ledger: each of `members` (everyone active in the window, with their
+/// history) in the order the policy would pick them were they all in one run, so the first
+/// is the most likely next runner.
+pub fn ledger(policy: FairnessPolicy, members: &[Candidate]) -> Vec<LedgerLine> {
+    let runs: u32 = members.iter().map(|m| m.runs).sum();
+    let even_share = f64::from(runs) / members.len().max(1) as f64;
+    rank(policy, members)
+        .into_iter()
+        .map(|m| LedgerLine {
+            user_id: m.user_id.clone(),
+            runs: m.runs,
+            fair_share: match policy {
+                FairnessPolicy::FewestRuns => even_share,
+                FairnessPolicy::Carpool => m.fair_share,
+            },
+        })
+        .collect()
+}
+
 /// The population standard deviation of runs made per user: the SPEC's fairness score
 /// (target: under 2). Zero for nobody.
 pub fn run_count_std_dev(runs: &[i64]) -> f64 {
@@ -398,6 +429,33 @@ mod tests {
         let pick = choose(FairnessPolicy::Carpool, &candidates).unwrap();
         assert_eq!(pick.runner.user_id, "U2");
         assert_eq!(ids(&pick.passed_over), ["U1"]);
+    }
+
+    #[test]
+    fn the_ledger_puts_the_likely_next_runner_first_with_the_policys_share() {
+        let mut a = c("UA", 3, day(2));
+        a.fair_share = 2.5;
+        let mut b = c("UB", 1, day(1));
+        b.fair_share = 1.5;
+        let mut n = c("UN", 0, None);
+        n.fair_share = 0.25;
+        let members = [a, b, n];
+        let seeds = ledger(FairnessPolicy::FewestRuns, &members);
+        let order: Vec<&str> = seeds.iter().map(|l| l.user_id.as_str()).collect();
+        assert_eq!(order, ["UN", "UB", "UA"]);
+        assert!(
+            seeds
+                .iter()
+                .all(|l| (l.fair_share - 4.0 / 3.0).abs() < 1e-12)
+        );
+        let carpool = ledger(FairnessPolicy::Carpool, &members);
+        let order: Vec<(&str, f64)> = carpool
+            .iter()
+            .map(|l| (l.user_id.as_str(), l.fair_share))
+            .collect();
+        // Debts: UB 0.5, UN 0.25, UA −0.5.
+        assert_eq!(order, [("UB", 1.5), ("UN", 0.25), ("UA", 2.5)]);
+        assert!(ledger(FairnessPolicy::FewestRuns, &[]).is_empty());
     }
 
     #[test]

@@ -130,6 +130,12 @@ impl SlackClient {
         .map(drop)
     }
 
+    /// `views.publish`: `view` becomes `user_id`'s Home tab.
+    pub async fn publish_view(&self, user_id: &str, view: &Value) -> Result<(), SlackApiError> {
+        let body = json!({"user_id": user_id, "view": view});
+        self.call("views.publish", &body, None).await.map(drop)
+    }
+
     /// `chat.postMessage`; `channel` may be a user id, which opens a DM.
     pub async fn post_message(
         &self,

@@ -221,11 +221,15 @@ pub struct Action {
     pub value: Option<String>,
 }
 
-/// An Events API callback (`event_callback`); only the fields `app_mention` needs.
+/// An Events API callback (`event_callback`); only the fields `app_mention` and
+/// `app_home_opened` need.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventCallback {
     #[serde(deserialize_with = "event_id")]
     pub event_id: String,
+    /// The workspace the event happened in.
+    #[serde(default, deserialize_with = "optional_slack_id")]
+    pub team_id: Option<String>,
     pub event: InnerEvent,
 }
 
@@ -233,6 +237,12 @@ pub struct EventCallback {
 pub struct InnerEvent {
     #[serde(rename = "type")]
     pub kind: String,
+    /// Who mentioned the app, or opened its Home tab.
+    #[serde(default, deserialize_with = "optional_slack_id")]
+    pub user: Option<String>,
+    /// `app_home_opened`: which tab, `home` or `messages`.
+    #[serde(default)]
+    pub tab: Option<String>,
     #[serde(default, deserialize_with = "optional_slack_id")]
     pub channel: Option<String>,
     #[serde(default, deserialize_with = "optional_message_ts")]

@@ -9,6 +9,10 @@ use uuid::Uuid;
 use super::escape::{escape, mention, user_text};
 use crate::domain::{Customizations, DrinkType, RunStatus, Size, describe_order};
 
+mod app_home;
+
+pub use app_home::{ActiveRunLine, HomeTab, LEDGER_LINES_SHOWN, home_tab};
+
 pub const ORDER_MODAL_CALLBACK_ID: &str = "coffee_order_modal";
 /// Slack refuses section texts over 3,000 characters; stay clear of it.
 const SECTION_TEXT_LIMIT: usize = 2_900;

@@ -64,3 +64,44 @@ pub async fn candidates(
         })
         .collect())
 }
+
+struct MemberRow {
+    user_id: String,
+    runs: i64,
+    last_run_at: Option<DateTime<Utc>>,
+    fair_share: f64,
+}
+
+/// Everyone active in `workspace_id` over the fairness window (they ordered in one of its
+/// runs), with their history as candidates of one run that holds them all: the ledger's
+/// input (`fairness::ledger`). At most `limit`, those with the fewest runs first.
+pub async fn ledger_members(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+    fairness_window_days: u32,
+    with_shares: bool,
+    limit: u32,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows = sqlx::query_file_as!(
+        MemberRow,
+        "src/storage/queries/ledger.sql",
+        workspace_id,
+        i32::try_from(fairness_window_days).unwrap_or(i32::MAX),
+        with_shares,
+        i64::from(limit),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Candidate {
+            user_id: r.user_id,
+            runs: u32::try_from(r.runs).unwrap_or(u32::MAX),
+            last_run_at: r.last_run_at,
+            fair_share: r.fair_share,
+            active: true,
+            opted_out: false,
+            unavailable: None,
+        })
+        .collect())
+}

@@ -5,6 +5,7 @@
 //! statements built at run time are the SQL function files (`schema`) and `CREATE
 //! DATABASE` (identifiers cannot be bound).
 
+pub mod app_home;
 pub mod events;
 pub mod fairness;
 pub mod job_queue;

@@ -477,6 +477,47 @@ pub async fn runs_per_user(
         .collect())
 }
 
+/// An active run as a user's Home tab lists it.
+#[derive(Debug, Clone)]
+pub struct ActiveRun {
+    pub channel_id: String,
+    pub initiator_user_id: String,
+    pub runner_user_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub order_count: i64,
+    /// `user_id`'s order in it, if they ordered.
+    pub drink_type: Option<String>,
+    pub size: Option<String>,
+    pub customizations: Option<String>,
+}
+
+/// The active runs of `workspace_id`, those `user_id` ordered in first, then the newest;
+/// at most `limit`.
+pub async fn active_in_workspace(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+    user_id: &str,
+    limit: u32,
+) -> Result<Vec<ActiveRun>, sqlx::Error> {
+    sqlx::query_as!(
+        ActiveRun,
+        r#"SELECT r.channel_id, r.initiator_user_id, r.runner_user_id, r.created_at,
+                  (SELECT count(*) FROM orders o WHERE o.run_id = r.run_id) AS "order_count!",
+                  mine.drink_type AS "drink_type?", mine.size AS "size?",
+                  mine.customizations AS "customizations?"
+           FROM coffee_runs r
+           LEFT JOIN orders mine ON mine.run_id = r.run_id AND mine.user_id = $2
+           WHERE r.workspace_id = $1 AND r.status = 'active'
+           ORDER BY (mine.user_id IS NOT NULL) DESC, r.created_at DESC
+           LIMIT $3"#,
+        workspace_id,
+        user_id,
+        i64::from(limit),
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Runs with status active, in every workspace.
 pub async fn count_active(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM coffee_runs WHERE status = 'active'"#)

@@ -51,6 +51,12 @@ pub enum SlackMessage {
         #[serde(default)]
         cancelled_by: Option<String>,
     },
+    /// `views.publish` of `user_id`'s Home tab, read when the job runs. At most one is
+    /// queued per user (`app_home_publishes`).
+    PublishHome {
+        workspace_id: String,
+        user_id: String,
+    },
     /// A prepared message: a DM (`channel` = a user id) or a reply in a thread.
     Post {
         channel: String,

@@ -2,6 +2,7 @@
 //! workflow checks the rules and commits its state change, audit row, outbox event and
 //! jobs in one transaction.
 
+pub mod app_home;
 pub mod assign_runner;
 pub mod jobs;
 pub mod order_form;

@@ -7,8 +7,8 @@ use crate::{
     storage::preferences,
 };
 
-/// How many usual orders the modal shows.
-const TOP_USUALS: usize = 3;
+/// How many usual orders the modal, the Home tab and the REST API show (REQ-013).
+pub const TOP_USUALS: usize = 3;
 
 /// The user's last order and their top 3 by count; empty when they have never ordered.
 pub async fn prefill(pool: &PgPool, user_id: &str) -> Result<ModalPrefill, sqlx::Error> {

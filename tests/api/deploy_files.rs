@@ -259,8 +259,9 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
     );
     assert_eq!(
         manifest["settings"]["event_subscriptions"]["bot_events"],
-        serde_json::json!(["app_mention"])
+        serde_json::json!(["app_mention", "app_home_opened"])
     );
+    assert_eq!(manifest["features"]["app_home"]["home_tab_enabled"], true);
     let scopes: BTreeSet<&str> = manifest["oauth_config"]["scopes"]["bot"]
         .as_array()
         .unwrap()

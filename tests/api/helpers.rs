@@ -294,6 +294,10 @@ pub async fn mount_slack_defaults(slack: &MockServer) {
             "users.getPresence",
             json!({"ok": true, "presence": "active"}),
         ),
+        (
+            "views.publish",
+            json!({"ok": true, "view": {"id": "VHOME"}}),
+        ),
     ] {
         Mock::given(method("POST"))
             .and(path(format!("/api/{slack_method}")))

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test against its own PostgreSQL database, a fake
 //! Slack Web API and the real service. `TEST_LOG=1` shows the service's logs.
 
+mod app_home;
 mod architecture;
 mod circuit_breaker;
 mod coffee_command;

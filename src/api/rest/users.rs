@@ -4,7 +4,10 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{BearerToken, RestError, RestTags, authenticate, models};
-use crate::{api::state::AppState, domain::check_slack_id, storage::preferences};
+use crate::{
+    api::state::AppState, domain::check_slack_id, storage::preferences,
+    workflows::order_form::TOP_USUALS,
+};
 
 pub struct UsersApi;
 
@@ -30,7 +33,7 @@ impl UsersApi {
             .map_err(|e| RestError::database("load preferences", &e))?;
         Ok(Json(
             all.into_iter()
-                .take(3)
+                .take(TOP_USUALS)
                 .map(|p| models::Preference {
                     drink_type: p.drink_type,
                     size: p.size,
