@@ -112,14 +112,23 @@ enum Unanswered {
     Database(#[from] sqlx::Error),
 }
 
+/// Calls that tell whether one candidate is in.
+const CALLS_PER_CANDIDATE: u32 = 3;
+
 /// Why `user` is out, if they are: their status first (the most telling reason), then Do
-/// Not Disturb, then presence; each call only if the one before found them in.
+/// Not Disturb, then presence; each call only if the one before found them in. The pacer's
+/// slots for all three are taken in one statement.
 async fn absence(
     ctx: &JobContext,
     check: &AvailabilityCheck,
     user: &str,
     deadline: Instant,
 ) -> Result<Option<Absence>, Unanswered> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match ctx.pacer.reserve_calls(CALLS_PER_CANDIDATE, left).await? {
+        Slot::Reserved(wait) => tokio::time::sleep(wait).await,
+        Slot::Busy(_) => return Err(Unanswered::OutOfTime),
+    }
     let status = ask(ctx, deadline, |left| ctx.slack.user_status(user, left)).await?;
     if check.away_statuses.say_out(&status, Utc::now()) {
         return Ok(Some(Absence::Status));
@@ -134,17 +143,12 @@ async fn absence(
     Ok(None)
 }
 
-/// One Slack call in a paced slot, given whatever is left of the budget.
+/// One Slack call, in a slot already reserved, given whatever is left of the budget.
 async fn ask<T, F, Fut>(ctx: &JobContext, deadline: Instant, call: F) -> Result<T, Unanswered>
 where
     F: FnOnce(Duration) -> Fut,
     Fut: Future<Output = Result<T, SlackApiError>>,
 {
-    let left = deadline.saturating_duration_since(Instant::now());
-    match ctx.pacer.reserve(left).await? {
-        Slot::Reserved(wait) => tokio::time::sleep(wait).await,
-        Slot::Busy(_) => return Err(Unanswered::OutOfTime),
-    }
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(Unanswered::OutOfTime);

@@ -59,10 +59,27 @@ impl SlackPacer {
         conn: &mut PgConnection,
         max_wait: Duration,
     ) -> Result<Slot, sqlx::Error> {
+        self.reserve_calls_on(conn, 1, max_wait).await
+    }
+
+    /// Reserves `calls` consecutive slots at once, if the first starts within `max_wait`:
+    /// the caller may make that many calls from then on, one statement instead of one per
+    /// call. Slots left unused stay spent.
+    pub async fn reserve_calls(&self, calls: u32, max_wait: Duration) -> Result<Slot, sqlx::Error> {
+        self.reserve_calls_on(&mut *self.pool.acquire().await?, calls, max_wait)
+            .await
+    }
+
+    async fn reserve_calls_on(
+        &self,
+        conn: &mut PgConnection,
+        calls: u32,
+        max_wait: Duration,
+    ) -> Result<Slot, sqlx::Error> {
         let slot = sqlx::query!(
             r#"SELECT wait_secs AS "wait_secs!", reserved AS "reserved!"
                FROM reserve_slack_slot($1, $2)"#,
-            self.interval.as_secs_f64(),
+            (self.interval * calls.max(1)).as_secs_f64(),
             max_wait.as_secs_f64(),
         )
         .fetch_one(conn)
