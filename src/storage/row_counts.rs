@@ -1,5 +1,5 @@
-//! Keeps the gauges read from rows (`active_runs`, `jobs`, `fairness_run_count_stddev`)
-//! current. They are read from the database rather than tracked in memory so every replica
+//! Keeps the gauges read from rows (`active_runs`, `jobs`, `fairness_run_count_stddev`,
+//! `weekly_runs`, `weekly_active_users`) current. They are read from the database rather than tracked in memory so every replica
 //! reports the same truth.
 
 use std::time::Duration;
@@ -63,6 +63,8 @@ impl RowGauges {
             let runs: Vec<i64> = counts.iter().map(|(_, runs)| *runs).collect();
             self.metrics
                 .fairness_stddev(&workspace, fairness::run_count_std_dev(&runs));
+            let (runs, users) = runs::last_week(&self.pool, &workspace).await?;
+            self.metrics.last_week(&workspace, runs, users);
         }
         Ok(())
     }

@@ -518,6 +518,24 @@ pub async fn active_in_workspace(
     .await
 }
 
+/// A workspace's last 7 days: runs started and not cancelled, and the users who ordered
+/// (the SPEC's "weekly active runs per 20 users").
+pub async fn last_week(pool: &PgPool, workspace_id: &str) -> Result<(i64, i64), sqlx::Error> {
+    let week = sqlx::query!(
+        r#"SELECT
+             (SELECT count(*) FROM coffee_runs
+              WHERE workspace_id = $1 AND created_at > NOW() - INTERVAL '7 days'
+                AND status <> 'cancelled') AS "runs!",
+             (SELECT count(DISTINCT o.user_id) FROM orders o JOIN coffee_runs r USING (run_id)
+              WHERE r.workspace_id = $1 AND r.created_at > NOW() - INTERVAL '7 days'
+                AND o.created_at > NOW() - INTERVAL '7 days') AS "users!""#,
+        workspace_id,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((week.runs, week.users))
+}
+
 /// Runs with status active, in every workspace.
 pub async fn count_active(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM coffee_runs WHERE status = 'active'"#)

@@ -53,6 +53,8 @@ struct Inner {
     survey_answers: Counter<u64>,
     runners_passed_over: Counter<u64>,
     fairness_stddev: Gauge<f64>,
+    weekly_runs: Gauge<i64>,
+    weekly_active_users: Gauge<i64>,
     errors: Counter<u64>,
     signature_failures: Counter<u64>,
     slack_rate_limits: Counter<u64>,
@@ -117,6 +119,14 @@ impl Metrics {
             fairness_stddev: meter
                 .f64_gauge("fairness_run_count_stddev")
                 .with_description("Standard deviation of runs made per active user over FAIRNESS_WINDOW_DAYS, by workspace (the SPEC's target: under 2)")
+                .build(),
+            weekly_runs: meter
+                .i64_gauge("weekly_runs")
+                .with_description("Runs started in the last 7 days and not cancelled, by workspace")
+                .build(),
+            weekly_active_users: meter
+                .i64_gauge("weekly_active_users")
+                .with_description("Users who ordered in the last 7 days, by workspace")
                 .build(),
             errors: counter(&meter, "errors_total", "Errors, by type"),
             signature_failures: counter(
@@ -210,6 +220,15 @@ impl Metrics {
             std_dev,
             &[KeyValue::new("workspace_id", workspace_id.to_owned())],
         );
+    }
+
+    /// `weekly_runs` and `weekly_active_users` of one workspace.
+    pub fn last_week(&self, workspace_id: &str, runs: i64, active_users: i64) {
+        let workspace = [KeyValue::new("workspace_id", workspace_id.to_owned())];
+        self.inner.weekly_runs.record(runs, &workspace);
+        self.inner
+            .weekly_active_users
+            .record(active_users, &workspace);
     }
 
     pub fn error(&self, error_type: &'static str) {

@@ -1,5 +1,5 @@
 //! The SPEC's success metrics: runs ended by outcome, the time from a run's first order to
-//! its assignment, and the fairness score per workspace.
+//! its assignment, the fairness score per workspace, and each workspace's week.
 
 use crate::helpers::{TestApp, eventually, metric, spawn_app_with};
 
@@ -61,6 +61,13 @@ async fn runs_are_counted_by_outcome_with_their_wait_for_a_runner_and_the_fairne
             &app.metrics().await,
             "fairness_run_count_stddev{workspace_id=\"T0TEST\"}",
         ) == Some(0.5)
+    })
+    .await;
+    // This week: one run that was not cancelled, two users who ordered.
+    eventually("the week's runs and active users", || async {
+        let metrics = app.metrics().await;
+        metric(&metrics, "weekly_runs{workspace_id=\"T0TEST\"}") == Some(1.0)
+            && metric(&metrics, "weekly_active_users{workspace_id=\"T0TEST\"}") == Some(2.0)
     })
     .await;
 }
