@@ -117,7 +117,7 @@ const CALLS_PER_CANDIDATE: u32 = 3;
 
 /// Why `user` is out, if they are: their status first (the most telling reason), then Do
 /// Not Disturb, then presence; each call only if the one before found them in. The pacer's
-/// slots for all three are taken in one statement.
+/// three consecutive slots are reserved in one statement, and each call waits for its own.
 async fn absence(
     ctx: &JobContext,
     check: &AvailabilityCheck,
@@ -125,30 +125,53 @@ async fn absence(
     deadline: Instant,
 ) -> Result<Option<Absence>, Unanswered> {
     let left = deadline.saturating_duration_since(Instant::now());
-    match ctx.pacer.reserve_calls(CALLS_PER_CANDIDATE, left).await? {
-        Slot::Reserved(wait) => tokio::time::sleep(wait).await,
-        Slot::Busy(_) => return Err(Unanswered::OutOfTime),
+    if left.is_zero() {
+        return Err(Unanswered::OutOfTime);
     }
-    let status = ask(ctx, deadline, |left| ctx.slack.user_status(user, left)).await?;
+    let first = match ctx.pacer.reserve_calls(CALLS_PER_CANDIDATE, left).await? {
+        Slot::Reserved(wait) => Instant::now() + wait,
+        Slot::Busy(_) => return Err(Unanswered::OutOfTime),
+    };
+    let slot = |n: u32| first + ctx.pacer.interval() * n;
+    let status = ask(ctx, slot(0), deadline, |left| {
+        ctx.slack.user_status(user, left)
+    })
+    .await?;
     if check.away_statuses.say_out(&status, Utc::now()) {
         return Ok(Some(Absence::Status));
     }
-    let dnd = ask(ctx, deadline, |left| ctx.slack.dnd_state(user, left)).await?;
+    let dnd = ask(ctx, slot(1), deadline, |left| {
+        ctx.slack.dnd_state(user, left)
+    })
+    .await?;
     if dnd.is_on(Utc::now()) {
         return Ok(Some(Absence::Dnd));
     }
-    if ask(ctx, deadline, |left| ctx.slack.user_is_away(user, left)).await? {
+    if ask(ctx, slot(2), deadline, |left| {
+        ctx.slack.user_is_away(user, left)
+    })
+    .await?
+    {
         return Ok(Some(Absence::Away));
     }
     Ok(None)
 }
 
-/// One Slack call, in a slot already reserved, given whatever is left of the budget.
-async fn ask<T, F, Fut>(ctx: &JobContext, deadline: Instant, call: F) -> Result<T, Unanswered>
+/// One Slack call at its reserved slot, given whatever is left of the budget then.
+async fn ask<T, F, Fut>(
+    ctx: &JobContext,
+    slot: Instant,
+    deadline: Instant,
+    call: F,
+) -> Result<T, Unanswered>
 where
     F: FnOnce(Duration) -> Fut,
     Fut: Future<Output = Result<T, SlackApiError>>,
 {
+    if slot >= deadline {
+        return Err(Unanswered::OutOfTime);
+    }
+    tokio::time::sleep_until(slot).await;
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(Unanswered::OutOfTime);

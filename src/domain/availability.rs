@@ -86,8 +86,7 @@ impl std::str::FromStr for AwayStatuses {
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         let mut entries = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let is_emoji = entry.len() > 2 && entry.starts_with(':') && entry.ends_with(':');
-            if !is_emoji && !entry.chars().any(char::is_alphanumeric) {
+            if !is_emoji(entry) && !entry.chars().any(char::is_alphanumeric) {
                 return Err(BadAwayStatus(entry.to_owned()));
             }
             entries.push(entry.to_lowercase());
@@ -105,13 +104,23 @@ impl AwayStatuses {
         let emoji = status.emoji.to_lowercase();
         let text = status.text.to_lowercase();
         self.0.iter().any(|entry| {
-            if entry.starts_with(':') {
-                emoji == *entry || text.contains(entry.as_str())
+            if is_emoji(entry) {
+                // `:airplane::skin-tone-2:` is `:airplane:` too.
+                emoji == *entry
+                    || emoji
+                        .strip_prefix(entry.as_str())
+                        .is_some_and(|rest| rest.starts_with(':'))
+                    || text.contains(entry.as_str())
             } else {
                 contains_words(&text, entry)
             }
         })
     }
+}
+
+/// `:name:`, as opposed to a word.
+fn is_emoji(entry: &str) -> bool {
+    entry.len() > 2 && entry.starts_with(':') && entry.ends_with(':')
 }
 
 /// Whether `phrase` occurs in `text` with no letter or digit right before or after it.
@@ -152,6 +161,7 @@ mod tests {
             ("", "Public holiday!"),
             ("", "sick :face_with_thermometer:"),
             (":airplane:", "flying to Lisbon"),
+            (":airplane::skin-tone-2:", ""),
         ] {
             assert!(away.say_out(&status(emoji, text), now()), "{emoji} {text}");
         }
@@ -185,6 +195,10 @@ mod tests {
         assert!(!away.say_out(&status(":palm_tree:", "vacation"), now()));
         let none: AwayStatuses = "".parse().unwrap();
         assert!(!none.say_out(&status(":palm_tree:", "vacation"), now()));
+        // A leading colon alone makes a word, not an emoji.
+        let word: AwayStatuses = ":ooo".parse().unwrap();
+        assert!(word.say_out(&status("", "back soon :ooo"), now()));
+        assert!(!word.say_out(&status(":ooo", ""), now()));
         assert_eq!(
             "ok, ::".parse::<AwayStatuses>(),
             Err(BadAwayStatus("::".into()))

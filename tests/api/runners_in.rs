@@ -1,7 +1,7 @@
 //! Runners who are in: before picking, candidates are asked about in fairness order and
 //! those Slack says are out (status, Do Not Disturb, away) are passed over, audited and
-//! counted; when nobody is in, or Slack does not answer in time, the seeds' rule applies
-//! to all.
+//! counted. When everyone is out the policy picks among all; whoever Slack does not
+//! answer about in time counts as in.
 
 use std::time::Duration;
 
@@ -156,7 +156,7 @@ async fn each_reason_passes_a_candidate_over_and_asking_stops_at_the_first_who_i
 }
 
 #[tokio::test]
-async fn when_everyone_is_out_the_seeds_rule_applies_to_all() {
+async fn when_everyone_is_out_the_policy_picks_among_all() {
     let slack = MockServer::start().await;
     slack_says(&slack, "U1", Says::Status("", "OOO this week")).await;
     slack_says(&slack, "U2", Says::Dnd).await;
@@ -210,7 +210,7 @@ async fn when_slack_does_not_answer_in_time_the_rest_count_as_in() {
 }
 
 #[tokio::test]
-async fn when_slack_refuses_to_say_the_seeds_rule_applies() {
+async fn when_slack_refuses_to_say_nobody_counts_as_out() {
     let slack = MockServer::start().await;
     // An app installed without `users:read`.
     Mock::given(method("POST"))
