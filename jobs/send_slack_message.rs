@@ -181,8 +181,10 @@ async fn deliver(ctx: &JobContext, message: &SlackMessage) -> Result<Delivered, 
             workspace_id,
             user_id,
         } => {
-            let view = app_home::home_view(&ctx.pool, &ctx.rules, workspace_id, user_id).await?;
+            // The slot first: a job that must wait for one keeps its claim, so openings
+            // meanwhile add no publishes.
             let wait = reserve_slot(ctx, &mut *ctx.pool.acquire().await?).await?;
+            let view = app_home::home_view(&ctx.pool, &ctx.rules, workspace_id, user_id).await?;
             pause(wait).await;
             ctx.slack.publish_view(user_id, &view).await?;
             Ok(Delivered::Sent)

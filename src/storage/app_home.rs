@@ -2,8 +2,8 @@
 
 use sqlx::PgConnection;
 
-/// Marks a publish of `user_id`'s Home tab as queued; false if one is queued already
-/// (less than a minute ago), so the caller queues nothing.
+/// Marks a publish of `user_id`'s Home tab in `workspace_id` as queued; false if one is
+/// queued already (less than a minute ago), so the caller queues nothing.
 pub async fn claim_publish(
     conn: &mut PgConnection,
     user_id: &str,
@@ -11,8 +11,8 @@ pub async fn claim_publish(
 ) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query_scalar!(
         r#"INSERT INTO app_home_publishes (user_id, workspace_id) VALUES ($1, $2)
-           ON CONFLICT (user_id) DO UPDATE
-               SET workspace_id = EXCLUDED.workspace_id, queued_at = NOW()
+           ON CONFLICT (workspace_id, user_id) DO UPDATE
+               SET queued_at = NOW()
                WHERE app_home_publishes.queued_at < NOW() - INTERVAL '1 minute'
            RETURNING 1 AS "claimed!""#,
         user_id,
@@ -25,9 +25,17 @@ pub async fn claim_publish(
 
 /// The queued publish is starting: the next `app_home_opened` queues another, which will
 /// read whatever changed after this one read.
-pub async fn release_publish(conn: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM app_home_publishes WHERE user_id = $1", user_id)
-        .execute(conn)
-        .await?;
+pub async fn release_publish(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM app_home_publishes WHERE workspace_id = $1 AND user_id = $2",
+        workspace_id,
+        user_id,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

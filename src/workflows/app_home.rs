@@ -43,10 +43,10 @@ pub async fn home_view(
     workspace_id: &str,
     user_id: &str,
 ) -> Result<serde_json::Value, sqlx::Error> {
+    let preferences = preferences::all_for_user(pool, user_id).await?;
     let mut conn = pool.acquire().await?;
-    app_home::release_publish(&mut conn, user_id).await?;
-    let usuals = preferences::all_for_user(pool, user_id)
-        .await?
+    app_home::release_publish(&mut conn, workspace_id, user_id).await?;
+    let usuals = preferences
         .into_iter()
         .take(TOP_USUALS)
         .map(|p| Usual {

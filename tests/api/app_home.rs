@@ -68,8 +68,7 @@ async fn opening_the_home_tab_shows_usuals_runs_the_users_share_and_the_ledger()
     let text = shown(&publishes[0]);
     for expected in [
         "*Your usual orders*\n• Medium Latte (oat milk) (1 time)",
-        "• <#C2>: 1 order, started by <@U2>",
-        "no runner yet · you have not ordered",
+        "• <#C2>: 1 order, open · `/coffee` there to join",
         "You made 1 run in the last 30 days, against a fair share of 0.5.",
         "Policy *fewest-runs*",
         "Window: the last 30 days. 2 active users",
@@ -87,7 +86,11 @@ async fn opening_the_home_tab_shows_usuals_runs_the_users_share_and_the_ledger()
     assert_eq!(publishes.len(), 2);
     let text = shown(&publishes[1]);
     assert!(
-        text.contains("you ordered a Medium Americano (oat milk)"),
+        text.contains("• <#C2>: 1 order, started by <@U2>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no runner yet · you ordered a Medium Americano (oat milk)"),
         "{text}"
     );
     assert!(text.contains("You made 0 runs"), "{text}");

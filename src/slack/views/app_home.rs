@@ -50,7 +50,9 @@ pub struct HomeTab {
 /// The `views.publish` view.
 pub fn home_tab(home: &HomeTab) -> Value {
     let mut blocks = vec![json!({"type": "header", "text": plain("☕ CoffeeBuddy")})];
-    blocks.push(section(&usuals(&home.usuals)));
+    for chunk in chunk_lines(&usuals(&home.usuals), SECTION_TEXT_LIMIT) {
+        blocks.push(section(&chunk));
+    }
     blocks.push(json!({"type": "divider"}));
     for chunk in chunk_lines(&active_runs(&home.active_runs), SECTION_TEXT_LIMIT) {
         blocks.push(section(&chunk));
@@ -67,27 +69,26 @@ pub fn home_tab(home: &HomeTab) -> Value {
     json!({"type": "home", "blocks": blocks})
 }
 
-fn usuals(usuals: &[Usual]) -> String {
+fn usuals(usuals: &[Usual]) -> Vec<String> {
+    let mut lines = vec!["*Your usual orders*".to_owned()];
     if usuals.is_empty() {
-        return "*Your usual orders*\nNone yet: `/coffee` in a channel orders one, and the \
-                form suggests it next time."
-            .into();
+        lines.push(
+            "None yet: `/coffee` in a channel orders one, and the form suggests it next time."
+                .into(),
+        );
     }
-    let lines: Vec<String> = usuals
-        .iter()
-        .map(|u| {
-            format!(
-                "• {} ({})",
-                user_text(&describe_order(
-                    &u.size,
-                    &u.drink_type,
-                    u.customizations.as_deref()
-                )),
-                counted(u64::try_from(u.order_count).unwrap_or(0), "time"),
-            )
-        })
-        .collect();
-    format!("*Your usual orders*\n{}", lines.join("\n"))
+    lines.extend(usuals.iter().map(|u| {
+        format!(
+            "• {} ({})",
+            user_text(&describe_order(
+                &u.size,
+                &u.drink_type,
+                u.customizations.as_deref()
+            )),
+            counted(u64::try_from(u.order_count).unwrap_or(0), "time"),
+        )
+    }));
+    lines
 }
 
 fn active_runs(runs: &[ActiveRunLine]) -> Vec<String> {
@@ -96,30 +97,30 @@ fn active_runs(runs: &[ActiveRunLine]) -> Vec<String> {
         lines.push("No coffee run is open: `/coffee` in a channel starts one.".into());
     }
     for run in runs {
+        let channel = escape(&run.channel_id);
+        let orders = counted(u64::try_from(run.order_count).unwrap_or(0), "order");
+        // Who started and runs a run the viewer is not in stays in its channel, which may
+        // be private: Slack shows a private channel's link to outsiders without its name.
+        let Some(yours) = &run.your_order else {
+            lines.push(format!(
+                "• <#{channel}>: {orders}, open · `/coffee` there to join"
+            ));
+            continue;
+        };
         let when = run.created_at.timestamp();
         let runner = run.runner_user_id.as_deref().map_or_else(
             || "no runner yet".to_owned(),
             |r| format!("runner {}", mention(r)),
         );
-        let yours = run.your_order.as_ref().map_or_else(
-            || " · you have not ordered".to_owned(),
-            |o| {
-                format!(
-                    " · you ordered a {}",
-                    user_text(&describe_order(
-                        &o.size,
-                        &o.drink_type,
-                        o.customizations.as_deref()
-                    ))
-                )
-            },
-        );
         lines.push(format!(
-            "• <#{}>: {}, started by {} <!date^{when}^{{time}}|{}>, {runner}{yours}",
-            escape(&run.channel_id),
-            counted(u64::try_from(run.order_count).unwrap_or(0), "order"),
+            "• <#{channel}>: {orders}, started by {} <!date^{when}^{{time}}|{}>, {runner} · you ordered a {}",
             mention(&run.initiator_user_id),
             run.created_at.format("%H:%M UTC"),
+            user_text(&describe_order(
+                &yours.size,
+                &yours.drink_type,
+                yours.customizations.as_deref()
+            )),
         ));
     }
     lines
@@ -238,7 +239,7 @@ mod tests {
                     runner_user_id: (i % 2 == 0).then(|| long_id(i + 1)),
                     created_at: as_of,
                     order_count: 50,
-                    your_order: Some(SummaryLine {
+                    your_order: (i % 3 != 0).then(|| SummaryLine {
                         user_id: long_id(7),
                         drink_type: "Cappuccino".into(),
                         size: "Medium".into(),
@@ -299,6 +300,25 @@ mod tests {
         assert!(!text.contains("*bold*") && !text.contains("<!channel>"));
         assert!(!text.contains("http://"));
         assert!(!text.contains("more active user"));
+    }
+
+    #[test]
+    fn long_usuals_full_of_escaped_characters_stay_within_a_sections_limit() {
+        let mut home = big_home(1);
+        for usual in &mut home.usuals {
+            usual.customizations = Some("&".repeat(200));
+        }
+        assert_within_slacks_limits(&home_tab(&home));
+    }
+
+    #[test]
+    fn a_run_the_viewer_is_not_in_shows_only_its_channel_and_size() {
+        let home = big_home(1);
+        let text = home_tab(&home).to_string();
+        let outsider = format!("<#C{:031}>: 50 orders, open · `/coffee` there to join", 0);
+        assert!(text.contains(&outsider), "{text}");
+        assert!(!text.contains(&format!("started by <@{}>", long_id(0))));
+        assert!(text.contains(&format!("started by <@{}>", long_id(1))));
     }
 
     #[test]
