@@ -169,7 +169,7 @@ async fn volunteer(
 async fn close(state: &AppState, run_id: Uuid, user: &str) -> Result<Option<String>, sqlx::Error> {
     Ok(
         match close_orders(&state.pool, &state.announcer, run_id, user).await? {
-            OrdersClosed::Closed => None,
+            OrdersClosed::Closed => Some("Orders closed: the runner is being picked now.".into()),
             OrdersClosed::NotInitiator => {
                 Some("Only the person who started this run can close its orders.".into())
             }

@@ -57,7 +57,9 @@ impl RowGauges {
                 self.metrics.jobs(job_type, state, count);
             }
         }
-        for workspace in runs::workspaces_with_runs(&self.pool, self.fairness_window_days).await? {
+        // Over a week at least, so the week's gauges of a workspace fall back to zero.
+        let window = self.fairness_window_days.max(7);
+        for workspace in runs::workspaces_with_runs(&self.pool, window).await? {
             let counts =
                 runs::runs_per_user(&self.pool, &workspace, self.fairness_window_days).await?;
             let runs: Vec<i64> = counts.iter().map(|(_, runs)| *runs).collect();

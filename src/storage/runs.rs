@@ -518,8 +518,8 @@ pub async fn active_in_workspace(
     .await
 }
 
-/// A workspace's last 7 days: runs started and not cancelled, and the users who ordered
-/// (the SPEC's "weekly active runs per 20 users").
+/// A workspace's last 7 days: runs started and not cancelled, and the users who ordered in
+/// them (the SPEC's "weekly active runs per 20 users").
 pub async fn last_week(pool: &PgPool, workspace_id: &str) -> Result<(i64, i64), sqlx::Error> {
     let week = sqlx::query!(
         r#"SELECT
@@ -528,6 +528,7 @@ pub async fn last_week(pool: &PgPool, workspace_id: &str) -> Result<(i64, i64), 
                 AND status <> 'cancelled') AS "runs!",
              (SELECT count(DISTINCT o.user_id) FROM orders o JOIN coffee_runs r USING (run_id)
               WHERE r.workspace_id = $1 AND r.created_at > NOW() - INTERVAL '7 days'
+                AND r.status <> 'cancelled'
                 AND o.created_at > NOW() - INTERVAL '7 days') AS "users!""#,
         workspace_id,
     )

@@ -564,6 +564,7 @@ async fn run_controls_volunteer_close_and_opt_out() {
             "U3",
             "Only the person who started this run can close its orders.",
         ),
+        ("U1", "Orders closed: the runner is being picked now."),
         ("U1", "This run already has its runner."),
         ("U1", "This coffee run is over."),
     ] {
