@@ -27,13 +27,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The code of [`ApiError::InvalidInput`], which Slack routes also count when they
+    /// answer a bad payload with 200.
+    pub const INVALID_INPUT: &'static str = "invalid_input";
+
     /// The contract's `error` code, also the `errors_total` label.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Signature(e) => e.code(),
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RequestTimeout => "request_timeout",
-            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::InvalidInput(_) => Self::INVALID_INPUT,
             ApiError::ServiceUnavailable | ApiError::Overloaded => "service_unavailable",
             ApiError::Internal => "internal",
         }

@@ -246,9 +246,7 @@ fn acknowledge() -> Response {
 /// events), so the request gets `answer` with 200; the refusal is logged and counted as
 /// `invalid_input`.
 fn refuse_slack_payload(state: &AppState, route: &str, reason: &str, answer: Response) -> Response {
-    state
-        .metrics
-        .error(ApiError::InvalidInput(String::new()).code());
+    state.metrics.error(ApiError::INVALID_INPUT);
     tracing::warn!(route, reason, "refused a Slack payload");
     answer
 }
