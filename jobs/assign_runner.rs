@@ -35,22 +35,20 @@ pub async fn handle(
     failures: Meta<Failures>,
     task_id: TaskId,
 ) -> Result<(), BoxDynError> {
-    let outcome = match who_is_out(&ctx, job.run_id).await {
-        Ok(out) => {
-            let trigger = Trigger::Scheduled { out: &out };
-            assign_runner(
-                &ctx.pool,
-                &ctx.announcer,
-                &ctx.rules,
-                job.run_id,
-                trigger,
-                Utc::now(),
-            )
-            .await
-        }
-        Err(err) => Err(err),
+    let outcome = async {
+        let out = who_is_out(&ctx, job.run_id).await?;
+        let trigger = Trigger::Scheduled { out: &out };
+        assign_runner(
+            &ctx.pool,
+            &ctx.announcer,
+            &ctx.rules,
+            job.run_id,
+            trigger,
+            Utc::now(),
+        )
+        .await
     };
-    match outcome {
+    match outcome.await {
         Ok(Assignment::Assigned {
             runner,
             waited,

@@ -11,6 +11,7 @@ use crate::domain::fairness::Candidate;
 /// scale check's EXPLAIN.
 pub const CANDIDATES_SQL: &str = include_str!("queries/candidates.sql");
 
+/// A candidate as both queries return one.
 struct Row {
     user_id: String,
     runs: i64,
@@ -18,6 +19,20 @@ struct Row {
     fair_share: f64,
     active: bool,
     opted_out: bool,
+}
+
+impl From<Row> for Candidate {
+    fn from(r: Row) -> Self {
+        Candidate {
+            user_id: r.user_id,
+            runs: u32::try_from(r.runs).unwrap_or(u32::MAX),
+            last_run_at: r.last_run_at,
+            fair_share: r.fair_share,
+            active: r.active,
+            opted_out: r.opted_out,
+            unavailable: None,
+        }
+    }
 }
 
 /// Each participant of `run_id` with their runs as runner in the workspace over the
@@ -51,25 +66,7 @@ pub async fn candidates(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Candidate {
-            user_id: r.user_id,
-            runs: u32::try_from(r.runs).unwrap_or(u32::MAX),
-            last_run_at: r.last_run_at,
-            fair_share: r.fair_share,
-            active: r.active,
-            opted_out: r.opted_out,
-            unavailable: None,
-        })
-        .collect())
-}
-
-struct MemberRow {
-    user_id: String,
-    runs: i64,
-    last_run_at: Option<DateTime<Utc>>,
-    fair_share: f64,
+    Ok(rows.into_iter().map(Candidate::from).collect())
 }
 
 /// Everyone active in `workspace_id` over the fairness window (they ordered in one of its
@@ -83,7 +80,7 @@ pub async fn ledger_members(
     limit: u32,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows = sqlx::query_file_as!(
-        MemberRow,
+        Row,
         "src/storage/queries/ledger.sql",
         workspace_id,
         i32::try_from(fairness_window_days).unwrap_or(i32::MAX),
@@ -92,16 +89,5 @@ pub async fn ledger_members(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Candidate {
-            user_id: r.user_id,
-            runs: u32::try_from(r.runs).unwrap_or(u32::MAX),
-            last_run_at: r.last_run_at,
-            fair_share: r.fair_share,
-            active: true,
-            opted_out: false,
-            unavailable: None,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Candidate::from).collect())
 }

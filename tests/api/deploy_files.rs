@@ -225,6 +225,26 @@ fn slack_manifest(file: &str) -> Value {
         .unwrap_or_else(|e| panic!("slack/{file} is not JSON: {e}"))
 }
 
+/// The names of a manifest's slash commands.
+fn command_names(manifest: &Value) -> BTreeSet<&str> {
+    manifest["features"]["slash_commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect()
+}
+
+/// A manifest's bot scopes.
+fn bot_scopes(manifest: &Value) -> BTreeSet<&str> {
+    manifest["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn the_slack_manifest_matches_the_routes_and_commands() {
     let manifest = slack_manifest("manifest.json");
@@ -235,10 +255,7 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
             .to_owned()
     };
     let commands = manifest["features"]["slash_commands"].as_array().unwrap();
-    let names: BTreeSet<&str> = commands
-        .iter()
-        .map(|c| c["command"].as_str().unwrap())
-        .collect();
+    let names = command_names(&manifest);
     assert_eq!(
         names,
         BTreeSet::from(["/coffee", "/coffee-cancel", "/coffee-history"])
@@ -262,14 +279,8 @@ async fn the_slack_manifest_matches_the_routes_and_commands() {
         serde_json::json!(["app_mention", "app_home_opened"])
     );
     assert_eq!(manifest["features"]["app_home"]["home_tab_enabled"], true);
-    let scopes: BTreeSet<&str> = manifest["oauth_config"]["scopes"]["bot"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
     assert_eq!(
-        scopes,
+        bot_scopes(&manifest),
         BTreeSet::from([
             "app_mentions:read",
             "chat:write",
@@ -346,12 +357,8 @@ fn the_socket_mode_manifest_is_the_http_one_without_urls() {
 
     // The same commands (name, description, usage hint, escaping), scopes and bot events.
     let commands = socket["features"]["slash_commands"].as_array().unwrap();
-    let names: BTreeSet<&str> = commands
-        .iter()
-        .map(|c| c["command"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        command_names(&socket),
         BTreeSet::from(["/coffee", "/coffee-cancel", "/coffee-history"])
     );
     for command in commands {
@@ -367,15 +374,7 @@ fn the_socket_mode_manifest_is_the_http_one_without_urls() {
             "{command}"
         );
     }
-    let scopes = |manifest: &Value| -> BTreeSet<String> {
-        manifest["oauth_config"]["scopes"]["bot"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(scopes(&socket), scopes(&http));
+    assert_eq!(bot_scopes(&socket), bot_scopes(&http));
     assert_eq!(
         socket["settings"]["event_subscriptions"]["bot_events"],
         http["settings"]["event_subscriptions"]["bot_events"]

@@ -1,7 +1,8 @@
 -- Workspace $1's fairness ledger as of now (storage::fairness::ledger_members): everyone
 -- who ordered in one of its runs over the $2-day window (cancelled runs do not count, as
 -- in `/fairness`), with the runs they made in it, their last, and, only when $3, their
--- carpool fair share over the same runs. At most $4 users, the least-run first.
+-- carpool fair share over the same runs; each active and not opted out, as candidates of
+-- one run holding them all. At most $4 users, the least-run first.
 WITH window_runs AS (
     SELECT run_id, runner_user_id, created_at
     FROM coffee_runs
@@ -26,7 +27,9 @@ WITH window_runs AS (
 SELECT m.user_id AS "user_id!",
        COALESCE(made.runs, 0) AS "runs!",
        made.last_run_at,
-       COALESCE(s.fair_share, 0)::float8 AS "fair_share!"
+       COALESCE(s.fair_share, 0)::float8 AS "fair_share!",
+       TRUE AS "active!",
+       FALSE AS "opted_out!"
 FROM members m
 LEFT JOIN made ON made.user_id = m.user_id
 LEFT JOIN shares s ON s.user_id = m.user_id
