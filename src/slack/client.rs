@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, Url, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -216,10 +216,7 @@ impl SlackClient {
         Ok(SlackStatus {
             emoji: text("status_emoji"),
             text: text("status_text"),
-            expires_at: profile["status_expiration"]
-                .as_i64()
-                .filter(|at| *at > 0)
-                .and_then(|at| DateTime::from_timestamp(at, 0)),
+            expires_at: unix_time(&profile["status_expiration"]),
         })
     }
 
@@ -249,12 +246,7 @@ impl SlackClient {
         let answer = self
             .call("dnd.info", Body::Form(&[("user", user)]), Some(timeout))
             .await?;
-        let time = |field: &str| {
-            answer[field]
-                .as_i64()
-                .filter(|at| *at > 0)
-                .and_then(|at| DateTime::from_timestamp(at, 0))
-        };
+        let time = |field: &str| unix_time(&answer[field]);
         let snoozed_until = match answer["snooze_enabled"].as_bool() {
             Some(true) => time("snooze_endtime"),
             _ => None,
@@ -353,6 +345,14 @@ impl<'a> From<&'a Value> for Body<'a> {
     fn from(body: &'a Value) -> Self {
         Body::Json(body)
     }
+}
+
+/// A Slack timestamp in Unix seconds; Slack's 0 (and anything unreadable) is none.
+fn unix_time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_i64()
+        .filter(|at| *at > 0)
+        .and_then(|at| DateTime::from_timestamp(at, 0))
 }
 
 /// reqwest errors print their URL; ours carry no secrets, but keep messages short.
