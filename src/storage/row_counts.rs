@@ -1,6 +1,6 @@
 //! Keeps the gauges read from rows (`active_runs`, `jobs`, `fairness_run_count_stddev`,
-//! `weekly_runs`, `weekly_active_users`) current. They are read from the database rather than tracked in memory so every replica
-//! reports the same truth.
+//! `weekly_runs`, `weekly_active_users`) current. They are read from the database rather
+//! than tracked in memory so every replica reports the same truth.
 
 use std::time::Duration;
 

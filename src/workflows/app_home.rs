@@ -47,14 +47,9 @@ pub async fn home_view(
     let mut conn = pool.acquire().await?;
     app_home::release_publish(&mut conn, workspace_id, user_id).await?;
     let usuals = preferences
-        .into_iter()
+        .iter()
         .take(TOP_USUALS)
-        .map(|p| Usual {
-            drink_type: p.drink_type,
-            size: p.size,
-            customizations: p.customizations,
-            order_count: p.order_count,
-        })
+        .map(Usual::from)
         .collect();
     let active_runs =
         runs::active_in_workspace(&mut conn, workspace_id, user_id, ACTIVE_RUNS_SHOWN)
